@@ -1,0 +1,138 @@
+"""`vigil` command line: run, check-config, simulate, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+
+from exporter import __version__
+
+EXIT_CONFIG = 2
+
+
+def _load_config_or_exit(path: str):
+    from exporter.config import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"vigil: invalid configuration: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from exporter.config import summarize
+
+    config = _load_config_or_exit(args.config)
+    print(f"{args.config}: OK")
+    print(summarize(config))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from exporter.logs import setup_logging
+    from exporter.service import run_exporter
+
+    config = _load_config_or_exit(args.config)
+    setup_logging(config.log_level)
+    logging.getLogger("vigil").info("vigil %s starting", __version__)
+    asyncio.run(run_exporter(config))
+    return 0
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from exporter.logs import setup_logging
+    from exporter.simulate.serve import run_simulator
+
+    setup_logging(args.log_level)
+    host, port = args.listen
+    api_key = os.environ.get("VIGIL_SIM_API_KEY") or None
+    asyncio.run(
+        run_simulator(
+            host,
+            port,
+            cameras=args.cameras,
+            seed=args.seed,
+            flap_period=args.flap_period,
+            api_key=api_key,
+        )
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from exporter.demo import run_demo
+    from exporter.logs import setup_logging
+
+    setup_logging(args.log_level)
+    return asyncio.run(
+        run_demo(
+            cameras=args.cameras,
+            seed=args.seed,
+            with_prometheus=not args.no_prometheus,
+        )
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vigil",
+        description="Vigil: Prometheus exporter for camera fleets and Perforce servers.",
+    )
+    parser.add_argument("--version", action="version", version=f"vigil {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run the exporter with a configuration file")
+    p.add_argument("-c", "--config", required=True, metavar="FILE", help="path to vigil.yml")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("check-config", help="validate a configuration file and print a summary")
+    p.add_argument("-c", "--config", required=True, metavar="FILE", help="path to vigil.yml")
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser(
+        "simulate",
+        help="serve a simulated RT Camera API (API key from $VIGIL_SIM_API_KEY, if set)",
+    )
+    p.add_argument("--cameras", type=int, default=200, help="fleet size (default 200)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--listen", type=_host_port, default=("127.0.0.1", 9831), metavar="HOST:PORT")
+    p.add_argument(
+        "--flap-period",
+        type=float,
+        default=120.0,
+        help="seconds between state changes of flapping cameras; 0 freezes them",
+    )
+    p.add_argument("--log-level", default="info")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser(
+        "demo",
+        help="run the exporter on a simulated fleet (plus Prometheus and Alertmanager if installed)",
+    )
+    p.add_argument("--cameras", type=int, default=200, help="fleet size (default 200)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument(
+        "--no-prometheus", action="store_true", help="do not start Prometheus and Alertmanager"
+    )
+    p.add_argument("--log-level", default="info")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,203 @@
+"""`vigil demo`: simulated fleet + exporter in this process, Prometheus and Alertmanager beside it.
+
+Prometheus and Alertmanager start only when their binaries are on PATH (Debian: `prometheus`,
+`prometheus-alertmanager`); they listen on loopback and keep their data in a temporary directory that
+is removed on exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import glob
+import logging
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from exporter.config import parse_config
+from exporter.service import Exporter, wait_for_signal
+from exporter.simulate.fleet import SimulatedFleet
+from exporter.simulate.rt_api import serve_rt_api
+
+log = logging.getLogger("vigil.demo")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PORTS = {"exporter": 9830, "simulator": 9831, "prometheus": 9090, "alertmanager": 9093}
+ALERTMANAGER_BINARIES = ("prometheus-alertmanager", "alertmanager")
+
+FALLBACK_ALERTMANAGER_CONFIG = {
+    "route": {"receiver": "demo-log", "group_by": ["alertname"]},
+    "receivers": [{"name": "demo-log"}],
+}
+
+
+def pick_port(preferred: int, host: str = "127.0.0.1") -> int:
+    """The preferred port when it is free, otherwise any free port."""
+    for candidate in (preferred, 0):
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, candidate))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise OSError("no free port on loopback")
+
+
+def prometheus_config(exporter_port: int, alertmanager_port: int | None) -> dict:
+    """The project's prometheus.yml with the demo's loopback ports and absolute rule paths."""
+    source = PROJECT_ROOT / "prometheus.yml"
+    config = yaml.safe_load(source.read_text()) if source.exists() else {}
+    config.setdefault("global", {})["scrape_interval"] = "15s"
+    rule_files = []
+    for pattern in config.get("rule_files") or []:
+        rule_files += sorted(glob.glob(str(PROJECT_ROOT / pattern)))
+    config["rule_files"] = rule_files
+    if alertmanager_port:
+        config["alerting"] = {
+            "alertmanagers": [
+                {"static_configs": [{"targets": [f"127.0.0.1:{alertmanager_port}"]}]}
+            ]
+        }
+    else:
+        config.pop("alerting", None)
+    jobs = [j for j in config.get("scrape_configs") or [] if j.get("job_name") != "vigil"]
+    jobs.insert(
+        0,
+        {
+            "job_name": "vigil",
+            "scrape_timeout": "10s",
+            "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}],
+        },
+    )
+    config["scrape_configs"] = jobs
+    return config
+
+
+class Sidecars:
+    """Prometheus and Alertmanager child processes with their logs in a temporary directory."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="vigil-demo-"))
+        self.procs: list[tuple[str, subprocess.Popen]] = []
+        self.urls: dict[str, str] = {}
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        logfile = open(self.dir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the child
+        proc = subprocess.Popen(
+            argv, stdout=logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+        logfile.close()
+        self.procs.append((name, proc))
+
+    def start(self, exporter_port: int) -> None:
+        am_binary = next(filter(None, map(shutil.which, ALERTMANAGER_BINARIES)), None)
+        am_port = None
+        if am_binary:
+            am_port = pick_port(DEFAULT_PORTS["alertmanager"])
+            am_config = PROJECT_ROOT / "alerting" / "alertmanager.yml"
+            if not am_config.exists():
+                am_config = self.dir / "alertmanager.yml"
+                am_config.write_text(yaml.safe_dump(FALLBACK_ALERTMANAGER_CONFIG))
+            self._spawn(
+                "alertmanager",
+                [
+                    am_binary,
+                    f"--config.file={am_config}",
+                    f"--storage.path={self.dir / 'alertmanager-data'}",
+                    f"--web.listen-address=127.0.0.1:{am_port}",
+                    "--cluster.listen-address=",
+                ],
+            )
+            self.urls["Alertmanager"] = f"http://127.0.0.1:{am_port}/"
+        else:
+            log.info("Alertmanager not found on PATH (apt-get install prometheus-alertmanager)")
+        prom_binary = shutil.which("prometheus")
+        if prom_binary:
+            prom_port = pick_port(DEFAULT_PORTS["prometheus"])
+            config_path = self.dir / "prometheus.yml"
+            config_path.write_text(yaml.safe_dump(prometheus_config(exporter_port, am_port)))
+            self._spawn(
+                "prometheus",
+                [
+                    prom_binary,
+                    f"--config.file={config_path}",
+                    f"--storage.tsdb.path={self.dir / 'prometheus-data'}",
+                    f"--web.listen-address=127.0.0.1:{prom_port}",
+                ],
+            )
+            self.urls["Prometheus"] = f"http://127.0.0.1:{prom_port}/"
+        else:
+            log.info("Prometheus not found on PATH (apt-get install prometheus)")
+
+    def check(self) -> None:
+        for name, proc in self.procs:
+            if proc.poll() is not None:
+                log.error(
+                    "%s exited with code %s; its log: %s", name, proc.returncode, self.dir / f"{name}.log"
+                )
+
+    def stop(self) -> None:
+        for _, proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for _, proc in self.procs:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+async def run_demo(cameras: int = 200, seed: int = 1, with_prometheus: bool = True) -> int:
+    api_key = secrets.token_hex(16)
+    sim_port = pick_port(DEFAULT_PORTS["simulator"])
+    exporter_port = pick_port(DEFAULT_PORTS["exporter"])
+    fleet = SimulatedFleet(cameras=cameras, seed=seed)
+    sim_runner = await serve_rt_api(fleet, "127.0.0.1", sim_port, api_key=api_key)
+    config = parse_config(
+        f"""
+listen: "127.0.0.1:{exporter_port}"
+rt_api:
+  url: "http://127.0.0.1:{sim_port}/api"
+  api_key: "${{RT_API_KEY}}"
+  inventory_interval: 30s
+  baked_archives_interval: 1m
+""",
+        source_name="demo",
+        env={"RT_API_KEY": api_key},
+    )
+    exporter = Exporter(config)
+    sidecars = Sidecars() if with_prometheus else None
+    try:
+        await exporter.start()
+        if sidecars:
+            sidecars.start(exporter_port)
+        lines = [
+            f"Vigil demo: {cameras} simulated cameras (seed {seed})",
+            f"  Exporter       {exporter.url}/",
+            f"  Metrics        {exporter.url}/metrics",
+            f"  Simulated API  http://127.0.0.1:{sim_port}/api  "
+            f"(faults: http://127.0.0.1:{sim_port}/_sim/faults)",
+        ]
+        for name, url in (sidecars.urls if sidecars else {}).items():
+            lines.append(f"  {name:<14} {url}")
+        lines.append("Press Ctrl-C to stop.")
+        print("\n".join(lines), flush=True)
+        if sidecars:
+            await asyncio.sleep(2)
+            sidecars.check()
+        await wait_for_signal()
+        log.info("stopping the demo")
+    finally:
+        if sidecars:
+            sidecars.stop()
+        with contextlib.suppress(Exception):
+            await exporter.stop()
+        await sim_runner.cleanup()
+    return 0

@@ -1,0 +1,111 @@
+"""Every metric family Vigil exposes: name, help, type and labels, in one place (docs/metrics.md)."""
+
+from __future__ import annotations
+
+from exporter import __version__
+from exporter.exposition import Registry
+
+ERROR_REASONS = ("timeout", "http_5xx", "http_4xx", "rate_limited", "bad_payload", "connection")
+
+CAMERA_INFO_LABELS = (
+    "camera",
+    "name",
+    "sn",
+    "mac",
+    "ip",
+    "vendor",
+    "model",
+    "firmware",
+    "datacenter",
+    "address",
+)
+
+# Memory-card states always present in the state set, so a camera's card can be graphed over time
+# without series appearing and vanishing. Anything else the API reports is added as its own state.
+CARD_STATES_FINE = ("CardOK", "CardNotFound", "Unknown", "none")
+
+BAKED_ARCHIVE_STATUSES = {0: "NEW", 1: "ENQUEUED", 2: "ERROR", 3: "DONE"}
+
+PROBE_DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
+
+class Metrics:
+    """The exporter's registry with its families as attributes."""
+
+    def __init__(self) -> None:
+        r = self.registry = Registry()
+        # self
+        self.build_info = r.gauge(
+            "vigil_build_info", "Vigil build information; always 1.", ["version"]
+        )
+        self.build_info.set([__version__], 1)
+        self.source_up = r.gauge(
+            "vigil_source_up",
+            "1 when the latest run of every check of the source succeeded, 0 otherwise.",
+            ["source", "instance"],
+        )
+        self.source_last_success = r.gauge(
+            "vigil_source_last_success_timestamp_seconds",
+            "Unix time of the last successful run of a source's check.",
+            ["source", "instance", "check"],
+        )
+        self.check_interval = r.gauge(
+            "vigil_source_check_interval_seconds",
+            "Configured interval between runs of a source's check.",
+            ["source", "check"],
+        )
+        self.probe_duration = r.histogram(
+            "vigil_probe_duration_seconds",
+            "Duration of one run of a source's check.",
+            ["source", "check"],
+            buckets=PROBE_DURATION_BUCKETS,
+        )
+        self.probe_errors = r.counter(
+            "vigil_probe_errors_total",
+            "Failed attempts of a source's check by reason, retried attempts included.",
+            ["source", "check", "reason"],
+        )
+        # inventory (RT API)
+        self.camera_info = r.gauge(
+            "vigil_camera_info",
+            "Descriptive fields of a camera from the inventory; always 1.",
+            CAMERA_INFO_LABELS,
+        )
+        self.camera_online = r.gauge(
+            "vigil_camera_online", "1 when the platform reports the camera online.", ["camera"]
+        )
+        self.camera_alive = r.gauge(
+            "vigil_camera_alive",
+            "1 when the platform reports the camera alive (only where the API gives it).",
+            ["camera"],
+        )
+        self.camera_offline_since = r.gauge(
+            "vigil_camera_offline_since_timestamp_seconds",
+            "Unix time since which an offline camera has been offline (offline cameras only).",
+            ["camera"],
+        )
+        self.camera_card_state = r.gauge(
+            "vigil_camera_memory_card_state",
+            "Memory-card state set: 1 for the camera's current state, 0 for the others.",
+            ["camera", "state"],
+        )
+        self.camera_card_problem = r.gauge(
+            "vigil_camera_memory_card_problem",
+            "1 when the memory-card state is a problem (not CardOK, CardNotFound, Unknown or empty).",
+            ["camera"],
+        )
+        self.baked_archives = r.gauge(
+            "vigil_baked_archives",
+            "Baked (exported) archives by status among the newest fetched from the platform.",
+            ["status"],
+        )
+
+    def init_check(self, source: str, check: str, interval: float) -> None:
+        """Create a check's series up front so rate() and absent() work before the first error."""
+        self.check_interval.set([source, check], interval)
+        for reason in ERROR_REASONS:
+            if self.probe_errors.get([source, check, reason]) is None:
+                self.probe_errors.set([source, check, reason], 0)
+
+    def render(self) -> bytes:
+        return self.registry.render()

@@ -1,0 +1,1 @@
+"""Vigil reporter: builds the Excel archive-quality workbook from Prometheus (see issue 8)."""

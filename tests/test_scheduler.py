@@ -1,0 +1,108 @@
+"""Scheduler: intervals, single flight, failure accounting, readiness and prompt shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from exporter.metrics import Metrics
+from exporter.scheduler import CheckFailed, Scheduler
+
+
+async def test_runs_on_interval_and_never_overlaps():
+    metrics = Metrics()
+    sched = Scheduler(metrics)
+    running = 0
+    overlaps = 0
+    starts: list[float] = []
+
+    async def slow_check():
+        nonlocal running, overlaps
+        running += 1
+        overlaps = max(overlaps, running)
+        starts.append(time.monotonic())
+        await asyncio.sleep(0.05)
+        running -= 1
+
+    sched.add("src", "chk", 0.1, slow_check)
+    sched.start()
+    await asyncio.sleep(0.05)
+    # manual runs while the loop is running join the run in flight instead of starting another
+    await asyncio.gather(*(sched.run_now("src", "chk") for _ in range(5)))
+    await asyncio.sleep(0.5)
+    await sched.stop()
+    assert overlaps == 1
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert len(starts) >= 4
+    assert all(g >= 0.04 for g in gaps)
+    # a run cut short by stop() is not timed
+    assert metrics.probe_duration.count(["src", "chk"]) in (len(starts) - 1, len(starts))
+
+
+async def test_failures_set_up_to_zero_and_recovery_sets_it_back():
+    metrics = Metrics()
+    sched = Scheduler(metrics)
+    fail = True
+
+    async def check():
+        if fail:
+            raise CheckFailed("timeout", "no answer")
+
+    sched.add("rt_api", "inventory", 60, check, instance="api")
+    assert await sched.run_now("rt_api", "inventory") is False
+    assert metrics.source_up.get(["rt_api", "api"]) == 0
+    assert metrics.source_last_success.get(["rt_api", "api", "inventory"]) is None
+    status = sched.statuses()[0]
+    assert status.last_error == "timeout"
+    fail = False
+    assert await sched.run_now("rt_api", "inventory") is True
+    assert metrics.source_up.get(["rt_api", "api"]) == 1
+    assert metrics.source_last_success.get(["rt_api", "api", "inventory"]) > 0
+
+
+async def test_a_crashing_check_is_contained():
+    metrics = Metrics()
+    sched = Scheduler(metrics)
+
+    async def broken():
+        raise KeyError("surprise")
+
+    sched.add("src", "chk", 60, broken)
+    assert await sched.run_now("src", "chk") is False
+    assert sched.statuses()[0].last_error == "internal"
+
+
+async def test_ready_after_first_run_good_or_bad():
+    metrics = Metrics()
+    sched = Scheduler(metrics)
+    gate = asyncio.Event()
+
+    async def check():
+        await gate.wait()
+        raise CheckFailed("connection", "refused")
+
+    sched.add("src", "inventory", 60, check, gates_readiness=True)
+    sched.add("src", "other", 60, lambda: asyncio.sleep(0), gates_readiness=False)
+    assert not sched.ready
+    sched.start()
+    await asyncio.sleep(0.05)
+    assert not sched.ready
+    gate.set()
+    await asyncio.wait_for(sched.wait_ready(), 1)
+    assert sched.ready
+    await sched.stop()
+
+
+async def test_stop_is_prompt_even_when_a_check_hangs():
+    metrics = Metrics()
+    sched = Scheduler(metrics)
+
+    async def hangs():
+        await asyncio.sleep(3600)
+
+    sched.add("src", "chk", 1, hangs)
+    sched.start()
+    await asyncio.sleep(0.05)
+    t0 = time.monotonic()
+    await sched.stop(timeout=5)
+    assert time.monotonic() - t0 < 1
