@@ -60,9 +60,7 @@ def prometheus_config(exporter_port: int, alertmanager_port: int | None) -> dict
     config["rule_files"] = rule_files
     if alertmanager_port:
         config["alerting"] = {
-            "alertmanagers": [
-                {"static_configs": [{"targets": [f"127.0.0.1:{alertmanager_port}"]}]}
-            ]
+            "alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{alertmanager_port}"]}]}]
         }
     else:
         config.pop("alerting", None)
@@ -71,7 +69,6 @@ def prometheus_config(exporter_port: int, alertmanager_port: int | None) -> dict
         0,
         {
             "job_name": "vigil",
-            "scrape_timeout": "10s",
             "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}],
         },
     )
@@ -139,7 +136,10 @@ class Sidecars:
         for name, proc in self.procs:
             if proc.poll() is not None:
                 log.error(
-                    "%s exited with code %s; its log: %s", name, proc.returncode, self.dir / f"{name}.log"
+                    "%s exited with code %s; its log: %s",
+                    name,
+                    proc.returncode,
+                    self.dir / f"{name}.log",
                 )
 
     def stop(self) -> None:

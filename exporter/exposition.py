@@ -50,9 +50,7 @@ class Family:
         self._part_text: dict[str, str] = {}
         self._text: bytes | None = None
         self.version = 0
-        self._header = (
-            f"# HELP {name} {_escape_help(help)}\n# TYPE {name} {type}\n"
-        )
+        self._header = f"# HELP {name} {_escape_help(help)}\n# TYPE {name} {type}\n"
 
     # -- writing ---------------------------------------------------------------------------------
     def _line(self, labelvalues: tuple[str, ...], value: float) -> str:
@@ -87,9 +85,7 @@ class Family:
         old = self._parts.get(partition, {}).get(key)
         self.set(key, (old[0] if old else 0.0) + amount, partition)
 
-    def replace(
-        self, samples: Iterable[tuple[Sequence[str], float]], partition: str = ""
-    ) -> None:
+    def replace(self, samples: Iterable[tuple[Sequence[str], float]], partition: str = "") -> None:
         """Make `samples` the complete content of `partition` (absent series disappear)."""
         line = self._line
         self._parts[partition] = {

@@ -122,7 +122,8 @@ class JsonClient:
                 body = await resp.read()
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
         except TimeoutError:
-            raise _AttemptFailed("timeout", f"{what}: no answer within {self._timeout.total:g}s")
+            message = f"{what}: no answer within {self._timeout.total:g}s"
+            raise _AttemptFailed("timeout", message) from None
         except aiohttp.ClientError as exc:
             raise _AttemptFailed("connection", f"{what}: {type(exc).__name__}") from None
         if status == 429:

@@ -8,6 +8,7 @@ readiness probe, and feeds the self-metrics (duration, up, last success). Scrape
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -18,7 +19,9 @@ from exporter.metrics import Metrics
 
 log = logging.getLogger("vigil.scheduler")
 
-JITTER = 0.1  # each sleep is the interval +/- 10 %, so a fleet of exporters does not poll in lockstep
+JITTER = (
+    0.1  # each sleep is the interval +/- 10 %, so a fleet of exporters does not poll in lockstep
+)
 
 
 class CheckFailed(Exception):
@@ -113,7 +116,7 @@ class Scheduler:
         for task in tasks:
             task.cancel()
         if tasks:
-            done, pending = await asyncio.wait(tasks, timeout=timeout)
+            _, pending = await asyncio.wait(tasks, timeout=timeout)
             for task in pending:
                 log.warning("a check did not stop within %.0fs: %r", timeout, task)
 
@@ -125,10 +128,8 @@ class Scheduler:
             spread = interval * self._jitter
             delay = interval + random.uniform(-spread, spread) - (time.monotonic() - started)
             if delay > 0:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), timeout=delay)
-                except TimeoutError:
-                    pass
 
     async def _run_single_flight(self, job: _Job) -> bool:
         if job.current is not None and not job.current.done():

@@ -79,9 +79,7 @@ class Exporter:
                 clock=self.clock,
                 backoff_base=self._backoff_base,
             )
-            self.rt_api.register(
-                self.scheduler, rt.inventory_interval, rt.baked_archives_interval
-            )
+            self.rt_api.register(self.scheduler, rt.inventory_interval, rt.baked_archives_interval)
         app = make_app(self.metrics, self.scheduler)
         self._runner = web.AppRunner(app, access_log=logging.getLogger("aiohttp.access"))
         await self._runner.setup()
@@ -109,9 +107,7 @@ async def wait_for_signal() -> signal.Signals:
     loop = asyncio.get_running_loop()
     received: asyncio.Future[signal.Signals] = loop.create_future()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(
-            sig, lambda s=sig: received.done() or received.set_result(s)
-        )
+        loop.add_signal_handler(sig, lambda s=sig: received.done() or received.set_result(s))
     try:
         return await received
     finally:

@@ -28,7 +28,9 @@ def test_gauge_with_labels_renders_help_type_and_escaped_values():
     assert "# TYPE vigil_test_value gauge\n" in body
     assert 'vigil_test_value{camera="c1",name="Cam \\"1\\" \\\\ back\\nyard"} 1.5\n' in body
     parsed = parse(r.render())
-    assert parsed[("vigil_test_value", (("camera", "c1"), ("name", 'Cam "1" \\ back\nyard')))] == 1.5
+    assert (
+        parsed[("vigil_test_value", (("camera", "c1"), ("name", 'Cam "1" \\ back\nyard')))] == 1.5
+    )
 
 
 def test_replace_makes_partition_complete_and_drop_removes_it():
@@ -96,9 +98,7 @@ def test_special_values():
     assert format_value(1700000000.5) == "1700000000.5"
 
 
-label_text = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30
-)
+label_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30)
 values = st.floats(allow_nan=False) | st.integers(-(10**12), 10**12).map(float)
 
 

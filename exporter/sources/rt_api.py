@@ -237,13 +237,8 @@ class RtApiSource:
         m = self.metrics
         info, online, alive, since, card, problem = [], [], [], [], [], []
         for uid, c in cameras.items():
-            info.append(
-                (
-                    (uid, c.name, c.sn, c.mac, c.ip, c.vendor, c.model, c.firmware)
-                    + (c.datacenter, c.address),
-                    1,
-                )
-            )
+            labels = (uid, c.name, c.sn, c.mac, c.ip, c.vendor, c.model, c.firmware)
+            info.append(((*labels, c.datacenter, c.address), 1))
             if c.online is not None:
                 online.append(((uid,), 1 if c.online else 0))
                 if not c.online and c.offline_since is not None:
