@@ -217,10 +217,10 @@ async def run(args: argparse.Namespace) -> int:
                 gz_size = len(await resp.read())
             gzip_time = time.perf_counter() - t0
         await exporter.stop()
+        rss = peak_rss_mb()  # before the baseline, which builds its own copy of everything
 
         base_reg = baseline_registry(exporter)
         baseline = timed(lambda: generate_latest(base_reg), max(1, min(args.repeat, 3)))
-        rss = peak_rss_mb()
     finally:
         sim.send_signal(signal.SIGTERM)
         sim.wait(timeout=10)
