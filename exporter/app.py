@@ -62,6 +62,19 @@ def _ago(ts: float | None, now: float) -> str:
     return f"{seconds // 3600}h ago"
 
 
+def fleet_summary(metrics: Metrics) -> str:
+    """Cameras known, online, offline and with card problems, as the latest poll left them."""
+    cameras = len(metrics.camera_info)
+    if not cameras:
+        return "<p>No cameras known yet.</p>"
+    online = [v for _, v in metrics.camera_online.samples()]
+    problems = sum(v for _, v in metrics.camera_card_problem.samples())
+    return (
+        f"<p>{cameras} cameras: {online.count(1)} online, {online.count(0)} offline, "
+        f"{int(problems)} with a memory-card problem.</p>"
+    )
+
+
 async def index_handler(request: web.Request) -> web.Response:
     now = time.time()
     rows = []
@@ -81,6 +94,8 @@ th{{border-bottom:1px solid #999}}</style></head>
 <body><h1>Vigil exporter</h1><p>Version {html.escape(__version__)}</p>
 <ul><li><a href="metrics">Metrics</a></li><li><a href="-/healthy">Health</a></li>
 <li><a href="-/ready">Readiness</a></li></ul>
+<h2>Fleet</h2>
+{fleet_summary(request.app[METRICS_KEY])}
 <h2>Checks</h2>
 <table><tr><th>source</th><th>check</th><th>instance</th><th>state</th><th>last success</th>
 <th>last duration</th></tr>

@@ -86,11 +86,22 @@ class Family:
         self.set(key, (old[0] if old else 0.0) + amount, partition)
 
     def replace(self, samples: Iterable[tuple[Sequence[str], float]], partition: str = "") -> None:
-        """Make `samples` the complete content of `partition` (absent series disappear)."""
-        line = self._line
-        self._parts[partition] = {
-            key: (value, line(key, value)) for key, value in ((tuple(k), v) for k, v in samples)
-        }
+        """Make `samples` the complete content of `partition` (absent series disappear).
+
+        A series whose value did not change keeps its formatted line: re-publishing a 10,000-camera
+        inventory where little changed costs dictionary lookups, not 90,000 formatted lines.
+        """
+        old = self._parts.get(partition, {})
+        new: dict[tuple[str, ...], tuple[float, str]] = {}
+        for labels, value in samples:
+            key = tuple(labels)
+            entry = old.get(key)
+            new[key] = (
+                entry
+                if entry is not None and entry[0] == value
+                else (value, self._line(key, value))
+            )
+        self._parts[partition] = new
         self._changed(partition)
 
     def drop(self, partition: str) -> None:

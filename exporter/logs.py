@@ -8,6 +8,13 @@ import sys
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+class OneLineFormatter(logging.Formatter):
+    """Keeps every event on one line: tracebacks and multi-line messages are folded with ' | '."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(record).replace("\n", " | ")
+
+
 class RedactSecrets(logging.Filter):
     """Replaces any registered secret value in a record's final message with ***."""
 
@@ -37,7 +44,7 @@ _redactor = RedactSecrets()
 
 def setup_logging(level: str = "info") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.setFormatter(OneLineFormatter(FORMAT))
     handler.addFilter(_redactor)
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -97,11 +97,14 @@ FAULTS = [
     ({"fault": "malformed", "kind": "html"}, "bad_payload"),
     ({"fault": "malformed", "kind": "empty"}, "bad_payload"),
     ({"fault": "malformed", "kind": "wrong_types"}, "bad_payload"),
+    ({"fault": "malformed", "kind": "wrong_types", "variant": "fields"}, "bad_payload"),
 ]
 
 
 @pytest.mark.parametrize(
-    ("fault", "reason"), FAULTS, ids=[r[0].get("kind", r[0]["fault"]) for r in FAULTS]
+    ("fault", "reason"),
+    FAULTS,
+    ids=[r[0].get("variant", r[0].get("kind", r[0]["fault"])) for r in FAULTS],
 )
 async def test_faults_keep_values_drop_up_count_errors_and_recover(sim, http, fault, reason):
     async with running_exporter(sim.api_url, timeout="1s") as exporter:
@@ -305,4 +308,6 @@ async def test_landing_page_links_and_check_table(sim, http):
     for link in ('href="metrics"', 'href="-/healthy"', 'href="-/ready"'):
         assert link in page
     assert "inventory" in page and "rt_api" in page
+    truth = sim.truth()
+    assert f"{truth['total']} cameras: {truth['online']} online, {truth['offline']} offline" in page
     assert API_KEY not in page
