@@ -1,0 +1,68 @@
+"""`vigil demo`, the README's first command: everything it prints answers, and Ctrl-C stops it all."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.conftest import require_binary
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status, resp.read().decode()
+    except OSError:
+        return 0, ""
+
+
+def test_demo_serves_every_printed_url_and_stops_on_ctrl_c():
+    require_binary("prometheus")
+    require_binary("prometheus-alertmanager")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exporter", "demo", "--cameras", "50"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    urls: dict[str, str] = {}
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            match = re.match(r"\s+(\w[\w ]*?)\s+(http://\S+)", line)
+            if match:
+                urls[match.group(1)] = match.group(2)
+            if line.startswith("Press Ctrl-C"):
+                break
+        assert {"Exporter", "Metrics", "Simulated API", "Prometheus", "Alertmanager"} <= set(urls)
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            status, body = get(urls["Prometheus"] + "api/v1/query?query=count(vigil_camera_info)")
+            if status == 200 and '"50"' in body:
+                break
+            time.sleep(1)
+        else:
+            raise AssertionError("Prometheus never saw the 50 simulated cameras")
+        assert get(urls["Metrics"])[0] == 200
+        assert get(urls["Alertmanager"] + "-/ready")[0] == 200
+        assert get(urls["Simulated API"].split("  ")[0] + "/v1/health.json")[0] == 200
+
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # nothing the demo started is left listening
+    for url in urls.values():
+        assert get(url)[0] == 0, url
