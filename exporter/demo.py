@@ -41,6 +41,8 @@ def pick_port(preferred: int, host: str = "127.0.0.1") -> int:
     """The preferred port when it is free, otherwise any free port."""
     for candidate in (preferred, 0):
         with socket.socket() as sock:
+            # as the servers themselves do, so a port in TIME_WAIT after the last demo counts as free
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind((host, candidate))
             except OSError:
