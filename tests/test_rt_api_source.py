@@ -19,6 +19,10 @@ from tests.conftest import (
 )
 
 
+def rt_errors(samples, check: str, reason: str) -> float | None:
+    return value(samples, "vigil_probe_errors_total", source="rt_api", check=check, reason=reason)
+
+
 def by_label(samples, name, label, info, want=None):
     """Count cameras per `label` of vigil_camera_info, optionally only those with value `want`."""
     cam_label = {labels["camera"]: labels[label] for labels, _ in samples["vigil_camera_info"]}
@@ -111,9 +115,7 @@ async def test_faults_keep_values_drop_up_count_errors_and_recover(sim, http, fa
         await exporter.scheduler.wait_ready()
         before = await scrape(http, exporter.url)
         assert value(before, "vigil_source_up", source="rt_api") == 1
-        errors_before = value(
-            before, "vigil_probe_errors_total", source="rt_api", check="inventory", reason=reason
-        )
+        errors_before = rt_errors(before, "inventory", reason)
 
         params = {k: v for k, v in fault.items() if k != "fault"}
         sim.faults.set(fault["fault"], **params)
@@ -130,9 +132,7 @@ async def test_faults_keep_values_drop_up_count_errors_and_recover(sim, http, fa
         # the last good inventory is still served, unchanged
         assert during["vigil_camera_info"] == before["vigil_camera_info"]
         assert during["vigil_camera_online"] == before["vigil_camera_online"]
-        errors = value(
-            during, "vigil_probe_errors_total", source="rt_api", check="inventory", reason=reason
-        )
+        errors = rt_errors(during, "inventory", reason)
         assert errors > errors_before
         async with http.get(f"{exporter.url}/") as resp:
             assert "failing" in await resp.text()
@@ -153,16 +153,7 @@ async def test_retry_after_is_honoured_and_a_retried_poll_succeeds(sim, http):
         assert time.monotonic() - t0 >= 0.95
         m = await scrape(http, exporter.url)
         assert value(m, "vigil_source_up", source="rt_api") == 1
-        assert (
-            value(
-                m,
-                "vigil_probe_errors_total",
-                source="rt_api",
-                check="inventory",
-                reason="rate_limited",
-            )
-            == 1
-        )
+        assert rt_errors(m, "inventory", "rate_limited") == 1
 
 
 async def test_wrong_api_key_is_a_4xx_failure(sim, http):
@@ -170,10 +161,7 @@ async def test_wrong_api_key_is_a_4xx_failure(sim, http):
         await exporter.scheduler.wait_ready()
         m = await scrape(http, exporter.url)
     assert value(m, "vigil_source_up", source="rt_api") == 0
-    assert (
-        value(m, "vigil_probe_errors_total", source="rt_api", check="inventory", reason="http_4xx")
-        >= 1
-    )
+    assert rt_errors(m, "inventory", "http_4xx") >= 1
     assert "vigil_camera_info" not in m
 
 
@@ -182,12 +170,7 @@ async def test_connection_refused_is_counted(http):
         await exp.scheduler.wait_ready()
         m = await scrape(http, exp.url)
     assert value(m, "vigil_source_up", source="rt_api") == 0
-    assert (
-        value(
-            m, "vigil_probe_errors_total", source="rt_api", check="inventory", reason="connection"
-        )
-        >= 1
-    )
+    assert rt_errors(m, "inventory", "connection") >= 1
 
 
 class ScriptedApi:
@@ -256,16 +239,7 @@ async def test_odd_records_are_tolerated_and_vanished_cameras_leave_metrics(scri
         assert value(m, "vigil_camera_memory_card_state", camera="cam-c", state="CardBroken") == 1
         assert value(m, "vigil_camera_memory_card_state", camera="cam-c", state="CardOK") == 0
         assert value(m, "vigil_source_up", source="rt_api") == 1
-        assert (
-            value(
-                m,
-                "vigil_probe_errors_total",
-                source="rt_api",
-                check="inventory",
-                reason="bad_payload",
-            )
-            == 3
-        )
+        assert rt_errors(m, "inventory", "bad_payload") == 3
         assert value(m, "vigil_baked_archives", status="DONE") == 1
         assert value(m, "vigil_baked_archives", status="NEW") == 0
 
