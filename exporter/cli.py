@@ -11,6 +11,7 @@ import sys
 from exporter import __version__
 
 EXIT_CONFIG = 2
+EXIT_PARTIAL = 3
 
 
 def _load_config_or_exit(path: str):
@@ -41,6 +42,60 @@ def cmd_run(args: argparse.Namespace) -> int:
     logging.getLogger("vigil").info("vigil %s starting", __version__)
     asyncio.run(run_exporter(config))
     return 0
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from exporter.backfill import run_backfill
+    from exporter.logs import register_secret, setup_logging
+    from exporter.scheduler import CheckFailed
+
+    config = _load_config_or_exit(args.config)
+    setup_logging(config.log_level)
+    if config.rt_api is not None:
+        register_secret(config.rt_api.api_key.reveal())
+    instance = args.instance or f"localhost:{config.listen_port}"
+    show_progress = sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if show_progress and (done == total or done % 50 == 0):
+            print(f"\rfetching archives: {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    try:
+        result = asyncio.run(
+            run_backfill(
+                config,
+                args.days,
+                Path(args.output),
+                job=args.job,
+                instance=instance,
+                progress=progress,
+            )
+        )
+    except CheckFailed as exc:
+        print(f"vigil backfill: {exc} ({exc.reason}); nothing written", file=sys.stderr)
+        return EXIT_CONFIG if exc.reason == "config" else 1
+    if show_progress:
+        print(file=sys.stderr)
+    print(
+        f"{args.output}: {result.samples} samples, {result.cameras} cameras, {result.days} days "
+        f"({result.first_day} .. {result.last_day}), labels job={args.job!r} instance={instance!r}"
+    )
+    if result.failed:
+        print(
+            f"vigil backfill: {result.failed} camera(s) could not be fetched and are missing "
+            "from the file (see the log above)",
+            file=sys.stderr,
+        )
+        return EXIT_PARTIAL
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -99,6 +154,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check-config", help="validate a configuration file and print a summary")
     p.add_argument("-c", "--config", required=True, metavar="FILE", help="path to vigil.yml")
     p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser(
+        "backfill",
+        help="write past days of archive figures as OpenMetrics for promtool tsdb create-blocks",
+    )
+    p.add_argument("-c", "--config", required=True, metavar="FILE", help="path to vigil.yml")
+    p.add_argument(
+        "--days", type=_positive_int, default=90, help="finished days to write (default 90)"
+    )
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="e.g. history.om")
+    p.add_argument("--job", default="vigil", help="job label, as in prometheus.yml (default vigil)")
+    p.add_argument(
+        "--instance",
+        help="instance label: the exporter's scrape target (default localhost:<listen port>)",
+    )
+    p.set_defaults(func=cmd_backfill)
 
     p = sub.add_parser(
         "simulate",

@@ -246,6 +246,13 @@ class RtApiConfig:
     page_size: Annotated[int, between(1, 1000)] = 100  # per_page of the camera list
     concurrency: Annotated[int, at_least(1)] = 4  # camera-list pages fetched in parallel
     verify_tls: bool = True
+    archive_interval: Annotated[Duration, positive] = 600.0
+    archive_days: Annotated[int, between(1, 400)] = 90  # history kept and analysed per camera
+    archive_overlap: Annotated[Duration, at_least(0)] = (
+        600.0  # re-fetched tail: the last fragment grows
+    )
+    archive_concurrency: Annotated[int, at_least(1)] = 8  # cameras fetched in parallel
+    gap_threshold: Annotated[Duration, at_least(0)] = 60.0  # a hole longer than this is a gap
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

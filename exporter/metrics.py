@@ -100,6 +100,49 @@ class Metrics:
             ["status"],
         )
 
+        # archive integrity (RT API fragments), one partition per camera
+        window = ["camera", "window"]
+        self.archive_coverage = r.gauge(
+            "vigil_camera_archive_coverage_ratio",
+            "Share of the window covered by recorded archive (0..1).",
+            window,
+        )
+        self.archive_recorded = r.gauge(
+            "vigil_camera_archive_recorded_seconds",
+            "Seconds of the window covered by recorded archive.",
+            window,
+        )
+        self.archive_gaps = r.gauge(
+            "vigil_camera_archive_gaps",
+            "Holes in the recording longer than the gap threshold that overlap the window.",
+            window,
+        )
+        self.archive_longest_gap = r.gauge(
+            "vigil_camera_archive_longest_gap_seconds",
+            "Longest overlap of a gap with the window.",
+            window,
+        )
+        self.archive_fragments = r.gauge(
+            "vigil_camera_archive_fragments",
+            "Distinct archive fragments overlapping the window.",
+            window,
+        )
+        self.archive_depth = r.gauge(
+            "vigil_camera_archive_depth_seconds",
+            "Now minus the oldest recorded second within the kept history; 0 without archive.",
+            ["camera"],
+        )
+        self.archive_last_end = r.gauge(
+            "vigil_camera_archive_last_end_timestamp_seconds",
+            "Unix time of the end of the newest recorded fragment (absent without archive).",
+            ["camera"],
+        )
+        self.archive_updated = r.gauge(
+            "vigil_camera_archive_updated_timestamp_seconds",
+            "Unix time of the fetch the camera's archive figures were computed from.",
+            ["camera"],
+        )
+
     def init_check(self, source: str, check: str, interval: float) -> None:
         """Create a check's series up front so rate() and absent() work before the first error."""
         self.check_interval.set([source, check], interval)

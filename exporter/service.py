@@ -65,21 +65,16 @@ class Exporter:
             headers={"User-Agent": "vigil-exporter"},
         )
         if rt is not None:
-            api_key = rt.api_key.reveal()
-            register_secret(api_key)
+            register_secret(rt.api_key.reveal())
             self.rt_api = RtApiSource(
                 session=self._session,
                 metrics=self.metrics,
-                url=rt.url,
-                api_key=api_key,
-                timeout=rt.timeout,
-                max_retries=rt.max_retries,
-                page_size=rt.page_size,
-                concurrency=rt.concurrency,
+                config=rt,
+                tz=cfg.tz,
                 clock=self.clock,
                 backoff_base=self._backoff_base,
             )
-            self.rt_api.register(self.scheduler, rt.inventory_interval, rt.baked_archives_interval)
+            self.rt_api.register(self.scheduler)
         app = make_app(self.metrics, self.scheduler)
         self._runner = web.AppRunner(app, access_log=logging.getLogger("aiohttp.access"))
         await self._runner.setup()

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporter.config import parse_config
 from exporter.service import Exporter
 from exporter.simulate.fleet import SimulatedFleet
-from exporter.simulate.rt_api import FAULTS_KEY, serve_rt_api
+from exporter.simulate.rt_api import CLOCK_KEY, FAULTS_KEY, serve_rt_api
 
 API_KEY = "sekret-RT-key-5b1f0c"
 START = 1_790_000_000.0  # a fixed fleet start keeps every simulated fact reproducible
@@ -53,14 +53,32 @@ class Sim:
         return self.runner.app[FAULTS_KEY]
 
     def truth(self) -> dict:
-        return self.fleet.truth(time.time())
+        return self.fleet.truth(self.runner.app[CLOCK_KEY]())
+
+
+class FakeClock:
+    """A wall clock the test moves by hand, shared by the simulator and the exporter."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 @asynccontextmanager
-async def simulator(cameras: int = 120, seed: int = 7, api_key: str | None = API_KEY):
+async def simulator(
+    cameras: int = 120,
+    seed: int = 7,
+    api_key: str | None = API_KEY,
+    clock: Callable[[], float] = time.time,
+):
     fleet = SimulatedFleet(cameras=cameras, seed=seed, flap_period=0, start=START)
     port = free_port()
-    runner = await serve_rt_api(fleet, "127.0.0.1", port, api_key=api_key)
+    runner = await serve_rt_api(fleet, "127.0.0.1", port, api_key=api_key, clock=clock)
     try:
         yield Sim(fleet, runner, port)
     finally:
@@ -76,6 +94,7 @@ def exporter_yaml(api_url: str, **rt_overrides: str) -> str:
         "timeout": "2s",
         "max_retries": "1",
         "page_size": "17",
+        "archive_interval": "1h",
     }
     rt.update(rt_overrides)
     body = "\n".join(
@@ -85,14 +104,24 @@ def exporter_yaml(api_url: str, **rt_overrides: str) -> str:
 
 
 @asynccontextmanager
-async def running_exporter(api_url: str, api_key: str = API_KEY, **rt_overrides: str):
+async def running_exporter(
+    api_url: str,
+    api_key: str = API_KEY,
+    clock: Callable[[], float] = time.time,
+    **rt_overrides: str,
+):
     config = parse_config(exporter_yaml(api_url, **rt_overrides), env={"RT_API_KEY": api_key})
-    exporter = Exporter(config, backoff_base=0.05)
+    exporter = Exporter(config, clock=clock, backoff_base=0.05)
     await exporter.start()
     try:
         yield exporter
     finally:
         await exporter.stop()
+
+
+async def settled(exporter: Exporter) -> None:
+    """Wait until every check has finished its first run, so faults set next hit only later runs."""
+    await eventually(lambda: all(st.runs for st in exporter.scheduler.statuses()), timeout=30)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from tests.conftest import (
     free_port,
     running_exporter,
     scrape,
+    settled,
     simulator,
     value,
 )
@@ -111,8 +112,8 @@ FAULTS = [
     ids=[r[0].get("variant", r[0].get("kind", r[0]["fault"])) for r in FAULTS],
 )
 async def test_faults_keep_values_drop_up_count_errors_and_recover(sim, http, fault, reason):
-    async with running_exporter(sim.api_url, timeout="1s") as exporter:
-        await exporter.scheduler.wait_ready()
+    async with running_exporter(sim.api_url, timeout="1s", archive_interval="1s") as exporter:
+        await settled(exporter)
         before = await scrape(http, exporter.url)
         assert value(before, "vigil_source_up", source="rt_api") == 1
         errors_before = rt_errors(before, "inventory", reason)
@@ -146,7 +147,7 @@ async def test_faults_keep_values_drop_up_count_errors_and_recover(sim, http, fa
 
 async def test_retry_after_is_honoured_and_a_retried_poll_succeeds(sim, http):
     async with running_exporter(sim.api_url, inventory_interval="1h", max_retries="2") as exporter:
-        await exporter.scheduler.wait_ready()
+        await settled(exporter)
         sim.faults.set("rate_limited", retry_after=1, count=1)
         t0 = time.monotonic()
         assert await exporter.scheduler.run_now("rt_api", "inventory") is True
@@ -182,6 +183,7 @@ class ScriptedApi:
         self.app.router.add_get("/api/v1/health.json", self.health)
         self.app.router.add_get("/api/v3/user/cameras.json", self.camera_list)
         self.app.router.add_get("/api/v1/user/baked_archives.json", self.baked)
+        self.app.router.add_get("/api/v1/user/cameras/{uid}/estore_fragments.json", self.fragments)
 
     async def health(self, request):
         return web.json_response({"status": "ok"})
@@ -191,6 +193,9 @@ class ScriptedApi:
 
     async def baked(self, request):
         return web.json_response([{"status": 3}, {"status": "weird"}])
+
+    async def fragments(self, request):
+        return web.json_response({"fragments": []})
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import itertools
 import json
 import random
 import time
+from datetime import datetime, timedelta, timezone
 
 import aiohttp
 import pytest
@@ -23,6 +24,8 @@ AUTH = {"Authorization": f"Bearer token={KEY}"}
 CAMERAS = "/api/v3/user/cameras.json"
 HEALTH = "/api/v1/health.json"
 BAKED = "/api/v1/user/baked_archives.json"
+MSK = timezone(timedelta(hours=3))
+ARCHIVE_FAULTS = ("short_drops", "long_outages", "overlaps", "duplicates")
 
 
 def frag_path(uid: str) -> str:
@@ -43,6 +46,21 @@ async def client(fleet: SimulatedFleet):
 
 def as_set(frags: list[dict[str, int]]) -> set[tuple[int, int]]:
     return {(f["since"], f["till"]) for f in frags}
+
+
+def holes(frags: list[dict[str, int]]) -> list[int]:
+    """Lengths of the stretches no fragment covers, between the first and the last fragment."""
+    out, top = [], None
+    for f in frags:
+        if top is not None and f["since"] > top:
+            out.append(f["since"] - top)
+        top = f["till"] if top is None else max(top, f["till"])
+    return out
+
+
+def stopped_or_flapping(truth: dict) -> set[str]:
+    keys = ("flapping", "offline_uids", "dying_card", "no_archive")
+    return set().union(*(truth[k] for k in keys))
 
 
 # ---------------------------------------------------------------------- the fleet
@@ -241,7 +259,185 @@ def test_ninety_days_of_fragments_is_fast(fleet: SimulatedFleet) -> None:
     for _ in range(5):
         frags = fleet.fragments(uid, NOW - 90 * DAY, NOW, NOW)
     assert (time.perf_counter() - t0) / 5 < 0.03
-    assert len(frags) > 1000
+    assert 150 <= len(frags) <= 700  # a few hundred: 2-6 fragments a day
+
+
+def test_ninety_days_hold_a_few_hundred_fragments(fleet: SimulatedFleet) -> None:
+    truth = fleet.truth(NOW)
+    skip = stopped_or_flapping(truth)
+    counts, lengths = [], []
+    for uid in fleet.uids():
+        begin, _end = fleet.archive_bounds(uid, NOW) or (NOW, NOW)
+        if uid in skip or NOW - begin < 90 * DAY:
+            continue
+        frags = fleet.fragments(uid, NOW - 90 * DAY, NOW, NOW)
+        counts.append(len(frags))
+        lengths.extend(f["till"] - f["since"] for f in frags)
+    assert len(counts) > 200
+    assert all(150 <= n <= 700 for n in counts), (min(counts), max(counts))
+    assert 2 * 90 <= sorted(counts)[len(counts) // 2] <= 6 * 90
+    lengths.sort()
+    assert 2 * 3600 <= lengths[len(lengths) // 2] <= 12 * 3600  # usually several hours long
+    assert lengths[-1] <= 40 * 3600  # split at least every 36 hours (plus jitter)
+
+
+def test_truth_names_the_archive_faults(fleet: SimulatedFleet) -> None:
+    truth = fleet.truth(NOW)
+    uids = set(fleet.uids())
+    for key in (*ARCHIVE_FAULTS, "archive_stalled"):
+        assert truth[key], key
+        assert set(truth[key]) <= uids
+        assert not set(truth[key]) & set(truth["no_archive"]), key
+    # 300 cameras: exact shares
+    assert len(truth["short_drops"]) == 180
+    assert len(truth["long_outages"]) == 15
+    assert len(truth["overlaps"]) == 18
+    assert len(truth["duplicates"]) == 12
+    assert len(truth["archive_stalled"]) == 3
+    # dying_card lists every camera whose archive stopped while online; stalled ones among them
+    assert set(truth["archive_stalled"]) < set(truth["dying_card"])
+    assert len(truth["dying_card"]) == 6
+    assert truth == fleet.truth(NOW)
+
+
+def test_stalled_archive_stopped_days_ago_while_online(fleet: SimulatedFleet) -> None:
+    truth = fleet.truth(NOW)
+    for uid in truth["dying_card"]:
+        for now in (NOW, NOW + 2 * DAY):
+            cam = fleet.camera(uid, now)
+            assert cam["is_online"] is True and uid not in fleet.truth(now)["offline_uids"]
+            frags = fleet.fragments(uid, now - 100 * DAY, now, now)
+            last = max(f["till"] for f in frags)
+            assert frags[-1]["till"] == last == fleet.archive_bounds(uid, now)[1]
+            stopped = START - last
+            if uid in truth["archive_stalled"]:
+                assert 1 * DAY <= stopped <= 5 * DAY
+            else:  # a dying card: hours
+                assert 2 * 3600 <= stopped <= 8 * 3600 + 1
+            # and nothing more is recorded later
+            assert fleet.fragments(uid, last, now, now) == []
+
+
+def test_short_drops_straddle_the_gap_threshold(fleet: SimulatedFleet) -> None:
+    truth = fleet.truth(NOW)
+    skip = stopped_or_flapping(truth) | set(truth["long_outages"])
+    drops: list[int] = []
+    for uid in truth["short_drops"]:
+        if uid in skip:
+            continue
+        found = [g for g in holes(fleet.fragments(uid, NOW - 90 * DAY, NOW, NOW)) if g >= 10]
+        assert found, uid
+        assert all(10 <= g <= 300 for g in found), uid
+        drops.extend(found)
+    near = [g for g in drops if 50 <= g <= 70]
+    assert 0.2 <= len(near) / len(drops) <= 0.45
+    assert any(g == 60 for g in near)
+    assert any(g < 60 for g in near) and any(g > 60 for g in near)
+    assert min(drops) < 20 and max(drops) > 280
+
+
+def test_cameras_without_faults_have_no_holes(fleet: SimulatedFleet) -> None:
+    truth = fleet.truth(NOW)
+    skip = stopped_or_flapping(truth) | set(truth["short_drops"]) | set(truth["long_outages"])
+    clean = [uid for uid in fleet.uids() if uid not in skip]
+    assert len(clean) > 80
+    for uid in clean:
+        frags = fleet.fragments(uid, NOW - 90 * DAY, NOW, NOW)
+        # splits leave at most a few seconds, below any gap threshold
+        assert all(g < 10 for g in holes(frags)), uid
+
+
+def test_long_outages(fleet: SimulatedFleet) -> None:
+    truth = fleet.truth(NOW)
+    skip = stopped_or_flapping(truth)
+    checked = 0
+    for uid in fleet.uids():
+        if uid in skip:
+            continue
+        long_holes = [g for g in holes(fleet.fragments(uid, NOW - 30 * DAY, NOW, NOW)) if g > 300]
+        if uid in truth["long_outages"]:
+            checked += 1
+            assert long_holes, uid
+            assert all(g <= 12 * 3600 + 2 * 300 for g in long_holes), uid
+            assert any(g >= 3600 for g in long_holes), uid
+        else:
+            assert not long_holes, uid
+    assert checked >= 10
+
+
+def test_duplicates_and_overlaps(fleet: SimulatedFleet) -> None:
+    truth = fleet.truth(NOW)
+    all_dups = all_nested = 0
+    for uid in fleet.uids():
+        frags = fleet.fragments(uid, NOW - 90 * DAY, NOW, NOW)
+        pairs = list(itertools.pairwise(frags))
+        dups = sum(x == y for x, y in pairs)
+        overlaps = sum(x != y and y["since"] < x["till"] for x, y in pairs)
+        nested = sum(x != y and y["till"] <= x["till"] for x, y in pairs)
+        all_dups += dups
+        all_nested += nested
+        bounds = fleet.archive_bounds(uid, NOW)
+        enough = bounds is not None and bounds[1] - bounds[0] >= 10 * DAY
+        if uid in truth["duplicates"]:
+            assert dups >= 1 or not enough, uid
+        else:
+            assert dups == 0, uid
+        if uid in truth["overlaps"]:
+            assert overlaps >= 1 or not enough, uid
+            tails = [x["till"] - y["since"] for x, y in pairs if x != y and x["till"] < y["till"]]
+            assert all(t <= 30 for t in tails if t > 0)
+        else:
+            assert overlaps == 0, uid
+    assert all_dups > 100 and all_nested > 50
+
+
+def test_fragments_cross_moscow_and_utc_midnight(fleet: SimulatedFleet) -> None:
+    msk = utc = 0
+    for uid in fleet.uids()[:40]:
+        for f in fleet.fragments(uid, NOW - 10 * DAY, NOW, NOW):
+            since, till = f["since"], f["till"] - 1
+            msk += (
+                datetime.fromtimestamp(since, MSK).date()
+                != datetime.fromtimestamp(till, MSK).date()
+            )
+            utc += since // DAY != till // DAY
+    assert msk > 100 and utc > 100
+
+
+def test_recording_cameras_end_at_now_whatever_now(fleet: SimulatedFleet) -> None:
+    """A hole that would hold `now` has not happened yet: the newest fragment grows until now."""
+    truth = fleet.truth(NOW)
+    skip = stopped_or_flapping(truth)
+    uids = [u for u in (*truth["long_outages"], *truth["short_drops"][:10]) if u not in skip]
+    rng = random.Random(5)
+    for uid in uids:
+        for now in [NOW + k * 1800 + 0.25 for k in range(48)] + [rng.uniform(NOW, NOW + 30 * DAY)]:
+            frags = fleet.fragments(uid, now - 2 * DAY, now + 60, now)
+            assert frags[-1]["till"] == int(now) == max(f["till"] for f in frags), (uid, now)
+            # the same fragment, asked for on its own
+            tail = fleet.fragments(uid, now - 1, now, now)
+            assert tail[-1] == frags[-1]
+
+
+def test_window_split_keeps_every_fragment_and_duplicate(fleet: SimulatedFleet) -> None:
+    truth = fleet.truth(NOW)
+    rng = random.Random(3)
+    uids = [
+        *(truth[key][0] for key in ARCHIVE_FAULTS),
+        *truth["archive_stalled"],
+        *truth["dying_card"][:1],
+        *truth["flapping"],
+        *fleet.uids()[:10],
+    ]
+    for now in (NOW, NOW + 11 * 3600 + 0.5, NOW + 9 * DAY):
+        for uid in uids:
+            a, c = now - rng.uniform(20, 100) * DAY, now + 60
+            whole = fleet.fragments(uid, a, c, now)
+            points = [a, *sorted(rng.uniform(a, c) for _ in range(20)), c]
+            for lo, hi in itertools.pairwise(points):
+                part = fleet.fragments(uid, lo, hi, now)
+                # duplicates included: exactly the whole range's fragments that reach the window
+                assert part == [f for f in whole if f["since"] < hi and f["till"] > lo], uid
 
 
 def test_fragments_unknown_uid(fleet: SimulatedFleet) -> None:

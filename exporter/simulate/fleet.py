@@ -2,15 +2,36 @@
 
 Everything is a function of (seed, cameras, flap_period, start) and the `now` passed to each
 method, so with a fixed `start` and fixed `now` values every answer is reproducible. Static
-attributes come from `random.Random(seed)`; per-time-block decisions (archive fragments) come from
-a stable hash (blake2b of the camera key and the block number), so any window of the archive can be
-generated on its own and agrees with every other window.
+attributes come from `random.Random(seed)`, the archive's per-camera faults from a second generator
+seeded from `seed`; per-time-block decisions come from a stable hash (blake2b of the camera key and
+the block number), so any window of the archive can be generated on its own and agrees with every
+other window.
 
-The mix: a few per cent offline (some for days, some for minutes or hours), about 1 % flapping on
-a `flap_period` cycle, about 3 % memory-card problems, about 80 % reporting `alive`, about 2 %
-without any archive, about 1 % "dying card" cameras whose archive stopped a few hours before
-`start` although they are online, some cameras with rare long archive gaps, and 40-60 baked
-archives in all four statuses.
+The inventory mix: a few per cent offline (some for days, some for minutes or hours), about 1 %
+flapping on a `flap_period` cycle, about 3 % memory-card problems, about 80 % reporting `alive`, and
+40-60 baked archives in all four statuses.
+
+The archive (`fragments`) is built on a fixed grid of 6-hour blocks whose boundaries are jittered by
+up to 90 minutes, so fragments cross block edges and both UTC and Moscow (UTC+3) midnight. A camera
+splits its archive at a boundary with a per-camera probability of 1/2, 3/4 or 1 (at the latest every
+36 hours), so a fragment is usually several hours long and a normal camera has about 2-6 fragments a
+day (a few hundred over 90 days). At a split the next fragment starts at the boundary or 1-3 s after it
+(never a gap that counts). Faults, each on a fixed set of cameras that `truth()` names:
+
+- `short_drops` (60 % of the cameras with an archive): holes of 10 s - 5 min inside a block, from
+  about one every two days to two a day; 30 % of them last 50-70 s, around the usual 60 s threshold;
+- `long_outages` (5 %): holes of 1-12 h, about one every two to four days;
+- `overlaps` (6 %): at about 30 % of the splits a fragment runs 1-30 s into the next one, and about
+  one block in 20 holds an extra 30-900 s fragment nested inside the main one;
+- `duplicates` (4 %): at about 15 % of the splits the fragment is returned twice, exactly;
+- `dying_card` (2 %): online, but the archive stopped before `start`: 2-8 hours before for half
+  of them, 1-5 days before for the other half, which `archive_stalled` lists on their own;
+- `no_archive` (about 2 %): no archive at all (plus any camera whose archive ended before its
+  depth, e.g. offline for longer than it keeps);
+- recording cameras' newest fragment ends at `floor(now)` (a hole that would hold `now` has not
+  happened yet: the fragment before it runs on to `now`); offline cameras stop at
+  `offline_since`, flapping ones lose their offline periods since `start`. Other cameras have no
+  hole of 10 s or more. Archive depth is 90.5-120 days for most cameras, 2-30 days for some.
 """
 
 from __future__ import annotations
@@ -31,12 +52,17 @@ __all__ = [
     "SimulatedFleet",
 ]
 
-BLOCK = 3600  # archive generation grid (seconds)
-JITTER = 600  # block boundaries move up to this much around the hour, so fragments cross the hour
-OVERLAP_MAX = 30  # a block's last fragment may run this far into the next block
+BLOCK = 6 * 3600  # archive generation grid (seconds)
+JITTER = 5400  # block boundaries move up to this much, so fragments cross midnight and block edges
+SPLIT_EVERY = 6  # a boundary in every SPLIT_EVERY blocks always splits (bounds the look-back)
+TINY_GAP_MAX = 3  # seconds between fragments at a split that is not a fault
+OVERLAP_MAX = 30  # a fragment may run this far into the next one
+DROP_MARGIN = 300  # short drops keep this far from block boundaries
 LONG_GAP_MIN = 3600
-LONG_GAP_MAX = 6 * 3600
-LONG_GAP_LOOKBACK = LONG_GAP_MAX // BLOCK + 2
+LONG_GAP_MAX = 12 * 3600
+OUTAGE_EVERY = 4  # a long outage may start only in one block of every OUTAGE_EVERY (no overlaps)
+# blocks before the walk's anchor whose long outage can still reach past it
+LONG_GAP_LOOKBACK = (LONG_GAP_MAX + 2 * JITTER) // BLOCK + 1
 DAY = 86400
 
 # Flapping cameras lose their archive while offline only when a period is long enough to matter
@@ -155,7 +181,13 @@ _CARD_COMMON = (("CardOK", 72), ("", 12), ("CardNotFound", 9), ("Unknown", 4))
 _MSK = timezone(timedelta(hours=3))
 
 # Kinds of camera behaviour.
-_ONLINE, _OFFLINE, _FLAP, _DYING = "online", "offline", "flapping", "dying"
+_ONLINE, _OFFLINE, _FLAP, _DYING, _STALLED = "online", "offline", "flapping", "dying", "stalled"
+_STOPPED = (_OFFLINE, _DYING, _STALLED)  # no longer recording, whatever the inventory says
+
+_U16 = 65536
+_HASH = struct.Struct("<16H")
+_NEAR_THRESHOLD = int(0.3 * _U16)
+_TINY_FROM = int(0.6 * _U16)  # a split's kind value at or above this leaves a 1-3 s gap
 
 
 class _Cam:
@@ -163,12 +195,18 @@ class _Cam:
         "alive",
         "base",
         "depth",
+        "drop_thr",
+        "dup_thr",
         "flap_offset",
+        "hasher",
         "key",
         "kind",
-        "long_thr",
+        "nest_thr",
         "old_offline_since",
-        "pattern",
+        "outage_thr",
+        "overlap_thr",
+        "phase",
+        "split_thr",
         "stop",
         "uid",
     )
@@ -176,20 +214,22 @@ class _Cam:
     def __init__(self) -> None:
         self.uid = ""
         self.key = b""
+        self.hasher: Any = None  # blake2b primed with the key; copied for every block
         self.base: dict[str, Any] = {}
         self.kind = _ONLINE
         self.alive: bool | None = None  # None: the camera does not report `alive`
         self.old_offline_since: int | None = None  # shown while online
-        self.stop = 0  # offline: offline_since; dying: when the archive stopped
+        self.stop = 0  # offline: offline_since; dying, stalled: when the archive stopped
         self.flap_offset = 0
         self.depth = 0  # archive depth in seconds; 0: no archive at all
-        self.long_thr = 0  # per-block chance of a long gap, out of 65536
-        self.pattern = (0, 0, 0, 0, 0)  # cumulative thresholds out of 65536
-
-
-def _block_values(key: bytes, h: int) -> tuple[int, ...]:
-    digest = blake2b(key + h.to_bytes(8, "little", signed=True), digest_size=16).digest()
-    return struct.unpack("<8H", digest)
+        # Archive shape; chances are out of 65536 (a threshold of 65536 means always).
+        self.phase = 0  # shifts the forced splits and the long-outage blocks
+        self.split_thr = _U16  # a boundary splits the archive
+        self.drop_thr = 0  # a block holds a short drop
+        self.outage_thr = 0  # an eligible block starts a long outage
+        self.overlap_thr = 0  # a split overlaps the next fragment
+        self.nest_thr = 0  # a block holds an extra fragment nested in the main one
+        self.dup_thr = 0  # a split returns the fragment twice
 
 
 def _subtract(frags: list[tuple[int, int]], gs: int, ge: int) -> list[tuple[int, int]]:
@@ -279,12 +319,23 @@ class SimulatedFleet:
         rng.shuffle(archive_order)
         no_archive.update(archive_order[: self._quota(0.02)])
         dying = set()
-        n_dying = self._quota(0.01)
+        stalled = set()
+        n_dying = n_stalled = self._quota(0.01)
         for i in online_rest:
-            if len(dying) >= n_dying:
-                break
-            if i not in no_archive:
+            if i in no_archive:
+                continue
+            if len(dying) < n_dying:
                 dying.add(i)
+            elif len(stalled) < n_stalled:
+                stalled.add(i)
+            else:
+                break
+        # The archive's faults come from a generator of their own, so the inventory drawn from
+        # `rng` below stays what it was before they existed.
+        faults = self._archive_faults(
+            random.Random(f"vigil-archive-{self.seed}"),
+            [i for i in range(n) if i not in no_archive],
+        )
 
         uids: set[str] = set()
         for i in range(n):
@@ -326,8 +377,8 @@ class SimulatedFleet:
             alive_ok = rng.random() >= 0.03
             old_since = int(start - rng.uniform(3600, 120 * DAY)) if rng.random() < 0.6 else None
             depth_days = rng.uniform(90.5, 120) if rng.random() < 0.85 else rng.uniform(2, 30)
-            long_gaps = rng.random() < 0.08
-            patchiness = rng.choices((0.3, 1.0, 3.0), (50, 40, 10))[0]
+            rng.random()  # draws kept (once the archive's long gaps and patchiness): same stream
+            rng.choices((0.3, 1.0, 3.0), (50, 40, 10))
             dying_hours = rng.uniform(2, 8)
             cam.flap_offset = rng.randrange(2)
 
@@ -335,6 +386,9 @@ class SimulatedFleet:
             if i in dying:
                 kind = _DYING
                 cam.stop = int(start - dying_hours * 3600)
+            elif i in stalled:
+                kind = _STALLED
+                cam.stop = int(start - faults["stalled_days"][i] * DAY)
             cam.kind = kind
             if kind == _OFFLINE:
                 cam.stop = offline_since[i]
@@ -346,21 +400,54 @@ class SimulatedFleet:
             if alive_present:
                 cam.alive = kind != _OFFLINE and alive_ok
                 base["alive"] = cam.alive
+            if kind == _STALLED:
+                depth_days = max(depth_days, 90.5 + depth_days / 4)  # deep enough to show the stall
             cam.depth = 0 if i in no_archive else int(depth_days * DAY)
-            cam.long_thr = 437 if long_gaps else 0  # about one long gap in 6 days
-            split = 0.12 * min(patchiness, 1.5)
-            short = 0.06 * patchiness
-            two = 0.015 * patchiness
-            dup, over = 0.02, 0.02
-            acc = 0.0
-            thresholds = []
-            for p in (split, short, two, dup, over):
-                acc += p
-                thresholds.append(int(acc * 65536))
-            cam.pattern = tuple(thresholds)
+            cam.hasher = blake2b(cam.key, digest_size=32)
+            (
+                cam.phase,
+                cam.split_thr,
+                cam.drop_thr,
+                cam.outage_thr,
+                cam.overlap_thr,
+                cam.nest_thr,
+                cam.dup_thr,
+            ) = faults["shape"][i]
             cam.base = base
             self._cams.append(cam)
             self._by_uid[uid] = cam
+
+    def _archive_faults(self, arng: random.Random, with_archive: list[int]) -> dict[str, Any]:
+        """Per-camera archive shape (index -> thresholds) and which cameras get which fault."""
+        n = self.size
+        chosen: dict[str, set[int]] = {}
+        for name, share in (
+            ("short_drops", 0.60),
+            ("long_outages", 0.05),
+            ("overlaps", 0.06),
+            ("duplicates", 0.04),
+        ):
+            order = list(with_archive)
+            arng.shuffle(order)
+            chosen[name] = set(order[: min(len(order), self._quota(share))])
+        shape = []
+        for i in range(n):
+            split = arng.choices((0.5, 0.75, 1.0), (35, 40, 25))[0]
+            drop = arng.choice((0.12, 0.25, 0.5))  # per 6-hour block: 1 in 2 days .. 2 a day
+            outage = arng.uniform(0.25, 0.5)  # per eligible (daily) block: 1 in 2-4 days
+            shape.append(
+                (
+                    arng.randrange(SPLIT_EVERY * OUTAGE_EVERY),
+                    int(split * _U16),
+                    int(drop * _U16) if i in chosen["short_drops"] else 0,
+                    int(outage * _U16) if i in chosen["long_outages"] else 0,
+                    int(0.3 * _U16) if i in chosen["overlaps"] else 0,
+                    int(0.05 * _U16) if i in chosen["overlaps"] else 0,
+                    int(0.15 * _U16) if i in chosen["duplicates"] else 0,
+                )
+            )
+        stalled_days = [arng.uniform(1, 5) for _ in range(n)]
+        return {"shape": shape, "stalled_days": stalled_days}
 
     def _build_baked(self) -> list[dict[str, Any]]:
         n = self.size
@@ -478,7 +565,7 @@ class SimulatedFleet:
     def _recording_end(self, cam: _Cam, now: float) -> tuple[int, bool]:
         """(end of the archive, whether the camera is recording right now)."""
         r_now = math.floor(now)
-        if cam.kind in (_OFFLINE, _DYING):
+        if cam.kind in _STOPPED:
             return min(cam.stop, r_now), False
         if cam.kind == _FLAP:
             online, since = self._state(cam, now)
@@ -496,10 +583,11 @@ class SimulatedFleet:
         return None if end <= begin else (begin, end)
 
     def fragments(self, uid: str, since: float, till: float, now: float) -> list[dict[str, int]]:
-        """Archive fragments of `uid` overlapping [since, till] at `now`, sorted by since.
+        """Archive fragments of `uid` overlapping [since, till] at `now`, sorted by (since, till).
 
-        Raises KeyError for an unknown uid. Fragments come from a fixed one-hour grid, so the answer
-        for a window never depends on how a longer range was split into windows.
+        Raises KeyError for an unknown uid. Fragments come from a fixed 6-hour grid, so the answer
+        for a window never depends on how a longer range was split into windows. Overlapping and
+        exactly duplicated fragments are returned as the RT API returns them.
         """
         cam = self._by_uid[uid]
         if not cam.depth:
@@ -510,100 +598,126 @@ class SimulatedFleet:
         hi = min(till, end)
         if end <= begin or hi < lo:
             return []
-        frags = self._generate(cam, math.floor(lo), math.ceil(hi), end, recording)
+        raw, reached = self._generate(cam, math.floor(lo), math.ceil(hi), end)
+        frags = [(a, b if b < end else end) for a, b in raw if a < end]
+        if recording and reached and frags:
+            # The newest fragment grows until `now`: a hole that would hold `now` has not happened
+            # yet, so the fragment before it runs on, and nothing starts after the growing one.
+            top = max(b for _a, b in frags)
+            if top < end:
+                frags = [(a, end if b == top else b) for a, b in frags]
+            newest = max(a for a, b in frags if b == end)
+            frags = [f for f in frags if f[0] <= newest]
         if cam.kind == _FLAP and self.flap_period >= FLAP_ARCHIVE_MIN_PERIOD:
             frags = self._cut_flaps(cam, frags, now)
         out = []
         for a, b in frags:
             if a < begin:
                 a = begin
-            if b > end:
-                b = end
             if a < b and a < till and b > since:
                 out.append((a, b))
         out.sort()
         return [{"since": a, "till": b} for a, b in out]
 
     def _generate(
-        self, cam: _Cam, lo: int, hi: int, end: int, recording: bool
-    ) -> list[tuple[int, int]]:
-        key = cam.key
-        long_thr = cam.long_thr
-        t_split, t_short, t_two, t_dup, t_over = cam.pattern
-        h_first = lo // BLOCK - 1
-        h_last = hi // BLOCK + 1
-        h = h_first - (LONG_GAP_LOOKBACK if long_thr else 0)
-        vals = _block_values(key, h)
-        gaps: list[tuple[int, int]] = []
+        self, cam: _Cam, lo: int, hi: int, end: int
+    ) -> tuple[list[tuple[int, int]], bool]:
+        """Raw fragments (before the end and depth are applied) around [lo, hi].
+
+        Walks the grid from a forced split well before `lo` (so no fragment or hole that reaches
+        `lo` starts before it) until the grid passes `end`, or until no later fragment can start
+        by `hi` and one that starts after `hi` ends after all that start by it (so none of those
+        can be the newest one, which `fragments` may stretch to `end`). Returns every fragment
+        that starts by `hi` (in no particular order, plus some later ones) and whether the walk
+        passed `end`, i.e. whether every fragment starting before `end` is in the list.
+        """
+        copy = cam.hasher.copy
+        unpack = _HASH.unpack
+        split_thr, drop_thr, outage_thr = cam.split_thr, cam.drop_thr, cam.outage_thr
+        overlap_thr, nest_thr, dup_thr = cam.overlap_thr, cam.nest_thr, cam.dup_thr
+        phase_s, phase_o = cam.phase % SPLIT_EVERY, cam.phase % OUTAGE_EVERY
+        span = 2 * JITTER + 1
+
+        def values(h: int) -> tuple[int, ...]:
+            x = copy()
+            x.update(h.to_bytes(8, "little", signed=True))
+            return unpack(x.digest())
+
+        def outage(s: int, e: int, v: tuple[int, ...]) -> tuple[int, int]:
+            gs = s + 60 + v[12] * (e - s - 120) // _U16
+            return gs, gs + LONG_GAP_MIN + v[13] * (LONG_GAP_MAX - LONG_GAP_MIN) // (_U16 - 1)
+
+        # Anchor: a forced split at least 16.5 h before `lo`; the longest hole is under 13 h.
+        h0 = lo // BLOCK - 3
+        h = h0 - (h0 + phase_s) % SPLIT_EVERY
+        outages: list[tuple[int, int]] = []
+        if outage_thr:
+            for k in range(h - LONG_GAP_LOOKBACK, h):
+                if (k + phase_o) % OUTAGE_EVERY == 0:
+                    v = values(k)
+                    if v[11] < outage_thr:
+                        nv = values(k + 1)
+                        s = k * BLOCK + v[0] % span - JITTER
+                        e = (k + 1) * BLOCK + nv[0] % span - JITTER
+                        outages.append(outage(s, e, v))
+        v = values(h)
+        s = h * BLOCK + v[0] % span - JITTER
+        cur = s + 1 + v[3] % TINY_GAP_MAX if v[2] >= _TINY_FROM else s  # the open fragment
         out: list[tuple[int, int]] = []
-        while h <= h_last:
-            nvals = _block_values(key, h + 1)
-            s = h * BLOCK + vals[0] % (2 * JITTER + 1) - JITTER
-            e = (h + 1) * BLOCK + nvals[0] % (2 * JITTER + 1) - JITTER
-            if s >= end:
-                break
-            length = e - s
-            v1 = vals[1]
-            if long_thr and vals[5] < long_thr:
-                gs = s + vals[6] % length
-                gaps.append(
-                    (gs, gs + LONG_GAP_MIN + vals[7] * (LONG_GAP_MAX - LONG_GAP_MIN) // 65535)
-                )
-            if h < h_first:
-                h += 1
-                vals = nvals
-                continue
-            v2, v3, v4 = vals[2], vals[3], vals[4]
-            if v1 >= t_over:
-                frags = [(s, e)]
-            elif v1 < t_split:
-                pieces = 2 + v2 % 3
-                cuts = sorted(
-                    {
-                        s + 60 + x * (length - 120) // 65536
-                        for x in (v3, v4, (v2 * 40503) & 0xFFFF)[: pieces - 1]
-                    }
-                )
-                points = [s, *cuts, e]
-                frags = [(points[k], points[k + 1]) for k in range(len(points) - 1)]
-            elif v1 < t_short:
-                glen = 10 + v2 % 591
-                g0 = s + 60 + v3 % (length - glen - 120)
-                frags = [(s, g0), (g0 + glen, e)]
-            elif v1 < t_two:
-                half = length // 2
-                g1 = 10 + v2 % 300
-                g2 = 10 + (v2 >> 8) % 300
-                a1 = s + 30 + v3 % (half - g1 - 60)
-                a2 = s + half + 30 + v4 % (half - g2 - 60)
-                frags = [(s, a1), (a1 + g1, a2), (a2 + g2, e)]
-            elif v1 < t_dup:
-                a = s + v3 % (length // 2)
-                frags = [(s, e), (a, min(e, a + 60 + v4 % (length // 2)))]
-            else:
-                frags = [(s, e + 1 + v2 % OVERLAP_MAX)]
-            if gaps:
-                gaps = [g for g in gaps if g[1] > s]
-                for gs, ge in gaps:
-                    if gs < e + OVERLAP_MAX:
-                        frags = _subtract(frags, gs, ge)
-            if s < end <= e:
-                # the block holding the end of the recording
-                frags = [(a, min(b, end)) for a, b in frags if a < end]
-                if recording:
-                    if not frags:
-                        frags = [(s, end)]
-                    else:
-                        last = max(frags, key=lambda f: f[1])
-                        if last[1] < end:
-                            last = (last[0], end)
-                        # the growing fragment is also the newest one
-                        frags = [f for f in frags if f[0] < last[0] and f[1] < end]
-                        frags.append(last)
-            out.extend(frags)
+        till_in = till_after = -1  # the latest end of fragments starting by / after `hi`
+        while True:
+            nv = values(h + 1)
+            e = (h + 1) * BLOCK + nv[0] % span - JITTER
+            closed: list[tuple[int, int]] = []
+            if outage_thr and v[11] < outage_thr and (h + phase_o) % OUTAGE_EVERY == 0:
+                outages.append(outage(s, e, v))
+            if v[5] < drop_thr:
+                # 30 % of the drops are 50-70 s, around the usual 60 s threshold
+                glen = 50 + v[14] % 21 if v[6] < _NEAR_THRESHOLD else 10 + v[14] % 291
+                g0 = s + DROP_MARGIN + v[7] * (e - s - glen - 2 * DROP_MARGIN) // _U16
+                closed.append((cur, g0))
+                cur = g0 + glen
+            elif v[8] < nest_thr:
+                x = s + 600 + v[9] * (e - s - 2400) // _U16
+                closed.append((x, x + 30 + v[10] % 871))
+            if nv[1] < split_thr or (h + 1 + phase_s) % SPLIT_EVERY == 0:
+                kind = nv[2]
+                if kind < overlap_thr:
+                    piece = (cur, e + 1 + nv[3] % OVERLAP_MAX)
+                    cur = e
+                elif kind >= _TINY_FROM:
+                    piece = (cur, e)
+                    cur = e + 1 + nv[3] % TINY_GAP_MAX
+                else:
+                    piece = (cur, e)
+                    cur = e
+                closed.append(piece)
+                if nv[4] < dup_thr:
+                    closed.append(piece)
+            reached = e >= end
+            if reached and cur < end:
+                closed.append((cur, e))
+            if closed:
+                if outages:
+                    # later fragments start at min(cur, e) or after; older outages are done with
+                    floor = min(cur, e)
+                    for gs, ge in outages:
+                        closed = _subtract(closed, gs, ge)
+                    outages = [g for g in outages if g[1] > floor]
+                out.extend(closed)
+                for a, b in closed:
+                    if a > hi:
+                        if b > till_after:
+                            till_after = b
+                    elif b > till_in:
+                        till_in = b
+            if reached:
+                return out, True
+            if till_after > till_in and cur > hi and e > hi:
+                return out, False
             h += 1
-            vals = nvals
-        return out
+            s = e
+            v = nv
 
     def _cut_flaps(
         self, cam: _Cam, frags: list[tuple[int, int]], now: float
@@ -630,13 +744,18 @@ class SimulatedFleet:
 
     # ------------------------------------------------------------------ ground truth
     def truth(self, now: float) -> dict[str, Any]:
-        """What an exporter should find at `now`: counts, breakdowns and notable uids."""
+        """What an exporter should find at `now`: counts, breakdowns and notable uids.
+
+        The archive's fault lists (`short_drops`, `long_outages`, `overlaps`, `duplicates`) name the
+        cameras configured with that fault, in fleet order; `no_archive` is computed at `now`.
+        """
         total = online = 0
         by_vendor: dict[str, dict[str, int]] = {}
         by_dc: dict[str, dict[str, int]] = {}
         memory_card: dict[str, int] = {}
         card_problems = alive_reported = 0
-        flapping, offline_uids, no_archive, dying = [], [], [], []
+        flapping, offline_uids, no_archive, dying, stalled = [], [], [], [], []
+        drops, outages, overlaps, duplicates = [], [], [], []
         for cam in self._cams:
             rec = self._record(cam, now)
             total += 1
@@ -657,8 +776,19 @@ class SimulatedFleet:
                 alive_reported += 1
             if cam.kind == _FLAP:
                 flapping.append(cam.uid)
-            if cam.kind == _DYING:
+            if cam.kind in (_DYING, _STALLED):
                 dying.append(cam.uid)
+            if cam.kind == _STALLED:
+                stalled.append(cam.uid)
+            if cam.depth:
+                for faults, thr in (
+                    (drops, cam.drop_thr),
+                    (outages, cam.outage_thr),
+                    (overlaps, cam.overlap_thr),
+                    (duplicates, cam.dup_thr),
+                ):
+                    if thr:
+                        faults.append(cam.uid)
             if not is_on:
                 offline_uids.append(cam.uid)
             if self.archive_bounds(cam.uid, now) is None:
@@ -681,4 +811,9 @@ class SimulatedFleet:
             "baked_archives": baked,
             "no_archive": no_archive,
             "dying_card": dying,
+            "archive_stalled": stalled,
+            "short_drops": drops,
+            "long_outages": outages,
+            "overlaps": overlaps,
+            "duplicates": duplicates,
         }

@@ -1,0 +1,171 @@
+"""`vigil backfill`: past calendar days of archive figures as an OpenMetrics file for promtool.
+
+Prometheus only knows what it scraped. This fetches the fleet's archive history once, analyses every
+past calendar day in the configured time zone, and writes one sample per camera per day and series,
+stamped at the day's end, under the same names and labels the live exporter uses for the finished day
+(`window="yesterday"`): the sample at the end of day D says what D looked like, exactly as the live
+series does all through D+1. `promtool tsdb create-blocks-from openmetrics` turns the file into blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+import aiohttp
+import numpy as np
+
+from exporter.analysis.archive import ArchiveStats, FleetArchive, Window, analyse, calendar_days
+from exporter.config import Config
+from exporter.exposition import escape_label_value, format_value
+from exporter.metrics import Metrics
+from exporter.scheduler import CheckFailed
+from exporter.sources.rt_api import RtApiSource
+
+log = logging.getLogger("vigil.backfill")
+
+HEAD_MARGIN = 3 * 3600  # promtool refuses samples too close to now (they belong in the head block)
+BACKFILL_WINDOW = "yesterday"
+
+# (family name, help, attribute of ArchiveStats), in the order they are written
+DAILY_SERIES = (
+    (
+        "vigil_camera_archive_coverage_ratio",
+        "Share of the window covered by recorded archive (0..1).",
+        "coverage_ratio",
+    ),
+    (
+        "vigil_camera_archive_recorded_seconds",
+        "Seconds of the window covered by recorded archive.",
+        "recorded_seconds",
+    ),
+    (
+        "vigil_camera_archive_gaps",
+        "Holes in the recording longer than the gap threshold that overlap the window.",
+        "gaps",
+    ),
+    (
+        "vigil_camera_archive_longest_gap_seconds",
+        "Longest overlap of a gap with the window.",
+        "longest_gap_seconds",
+    ),
+    (
+        "vigil_camera_archive_fragments",
+        "Distinct archive fragments overlapping the window.",
+        "fragments",
+    ),
+)
+
+
+@dataclasses.dataclass
+class BackfillResult:
+    cameras: int
+    failed: int
+    days: int
+    samples: int
+    first_day: str | None
+    last_day: str | None
+
+
+def backfill_days(now: int, tz, days: int) -> list[Window]:
+    """The last `days` finished calendar days whose end is at least HEAD_MARGIN before now."""
+    candidates = calendar_days(now, tz, days + 2)[:-1]  # drop today (unfinished)
+    finished = [d for d in candidates if d.end <= now - HEAD_MARGIN]
+    return finished[-days:]
+
+
+def write_openmetrics(
+    out: TextIO,
+    uids: list[str],
+    stats: ArchiveStats,
+    extra_labels: dict[str, str],
+) -> int:
+    """Write every family, camera by camera, day by day (promtool wants each series in time order)."""
+    extra = "".join(f',{k}="{escape_label_value(v)}"' for k, v in sorted(extra_labels.items()))
+    ends = [w.end for w in stats.windows]
+    samples = 0
+    for name, help_text, attribute in DAILY_SERIES:
+        out.write(f"# HELP {name} {help_text}\n# TYPE {name} gauge\n")
+        values: np.ndarray = getattr(stats, attribute)
+        for row, uid in enumerate(uids):
+            prefix = (
+                f'{name}{{camera="{escape_label_value(uid)}",window="{BACKFILL_WINDOW}"{extra}}} '
+            )
+            out.writelines(
+                f"{prefix}{format_value(float(v))} {end}\n"
+                for v, end in zip(values[row], ends, strict=True)
+            )
+            samples += len(ends)
+    out.write("# EOF\n")
+    return samples
+
+
+async def run_backfill(
+    config: Config,
+    days: int,
+    output: Path,
+    *,
+    job: str = "vigil",
+    instance: str | None = None,
+    clock: Callable[[], float] = time.time,
+    progress: Callable[[int, int], None] | None = None,
+) -> BackfillResult:
+    rt = config.rt_api
+    if rt is None:
+        raise CheckFailed("config", "the configuration has no rt_api section to backfill from")
+    now = int(clock())
+    windows = backfill_days(now, config.tz, days)
+    if not windows:
+        raise CheckFailed("config", "no finished day is old enough to backfill yet")
+    history_days = (now - windows[0].start) // 86400 + 1
+    rt = dataclasses.replace(rt, archive_days=max(rt.archive_days, history_days))
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=100, ssl=None if rt.verify_tls else False)
+    ) as session:
+        source = RtApiSource(
+            session=session, metrics=Metrics(), config=rt, tz=config.tz, clock=clock
+        )
+        cameras = await source.fetch_cameras()
+        uids = list(cameras)
+        done = 0
+
+        async def fetch(uid: str):
+            nonlocal done
+            try:
+                return await source.fetch_archive(uid, now)
+            except CheckFailed as exc:
+                log.warning("camera %s: archive not fetched (%s)", uid, exc.reason)
+                return None
+            finally:
+                done += 1
+                if progress:
+                    progress(done, len(uids))
+
+        entries = await asyncio.gather(*(fetch(uid) for uid in uids))
+    fetched = [(uid, e) for uid, e in zip(uids, entries, strict=True) if e is not None]
+    fleet = FleetArchive.from_lists([(e.since, e.till) for _, e in fetched])
+    stats = analyse(fleet, now, windows, int(rt.gap_threshold))
+    labels = {"job": job}
+    if instance:
+        labels["instance"] = instance
+    tmp = output.with_name(output.name + ".tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as out:
+            samples = write_openmetrics(out, [uid for uid, _ in fetched], stats, labels)
+        os.replace(tmp, output)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return BackfillResult(
+        cameras=len(fetched),
+        failed=len(uids) - len(fetched),
+        days=len(windows),
+        samples=samples,
+        first_day=windows[0].name,
+        last_day=windows[-1].name,
+    )

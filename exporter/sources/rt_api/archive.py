@@ -1,0 +1,140 @@
+"""Archive integrity for the RT source: per-camera fragment cache, incremental fetch, publishing.
+
+The first poll of a camera fetches its whole history window (`archive_days`). Later polls fetch two
+small pieces: the tail since the previous fetch, reaching `archive_overlap` further back because the
+newest fragment keeps growing, and the head up to the end of the oldest cached fragment, because the
+platform deletes old footage as the camera's retention runs out (without it the cache would keep
+footage that no longer exists and the depth would grow forever). A camera whose fetch fails keeps its
+cache and its published figures unchanged: its coverage is not recomputed against a `now` it has no
+data for, which would invent a hole.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from exporter.analysis.archive import (
+    DAY,
+    ArchiveStats,
+    Window,
+    calendar_days,
+    rolling_windows,
+)
+from exporter.metrics import Metrics
+
+
+@dataclasses.dataclass
+class CameraArchive:
+    since: np.ndarray
+    till: np.ndarray
+    fetched_till: int  # the `till` of the last successful fetch
+    fetched_at: float  # wall-clock time of that fetch
+
+
+def tail_since(entry: CameraArchive | None, now: int, days: int, overlap: int) -> int:
+    """Where the next fetch of a camera starts: the whole window first, then the recent tail."""
+    window_start = now - days * DAY
+    if entry is None:
+        return window_start
+    return max(window_start, entry.fetched_till - overlap)
+
+
+def head_till(entry: CameraArchive | None) -> int | None:
+    """Where the head re-check ends: the end of the oldest cached fragment (None: nothing cached)."""
+    if entry is None or not len(entry.since):
+        return None
+    return int(entry.till[np.argmin(entry.since)])
+
+
+Fetched = tuple[np.ndarray, np.ndarray]
+
+
+def merge_fetch(
+    entry: CameraArchive | None,
+    window_start: int,
+    tail_query: int,
+    tail: Fetched,
+    head_query: int | None = None,
+    head: Fetched | None = None,
+) -> Fetched:
+    """The camera's fragments after fetching [tail_query, now) and, maybe, [window_start, head_query).
+
+    Each fetched range replaces what the cache held for it. In the tail, a cached fragment reaching
+    into the range is replaced by what the API returned for it now (it may have grown); if the API
+    returned nothing starting at the same second (an API that lists only fragments starting inside
+    the range), the cached one is kept. In the head, every cached fragment starting before
+    `head_query` is replaced by the answer, so footage the platform deleted leaves the cache. What
+    ended before the history window is dropped, and exact duplicates are kept once.
+    """
+    since, till = tail
+    parts_s, parts_t = [since], [till]
+    if entry is not None:
+        old_s, old_t = entry.since, entry.till
+        before_tail = old_t <= tail_query
+        straddles = ~before_tail & (old_s < tail_query) & ~np.isin(old_s, since)
+        keep = before_tail | straddles
+        if head_query is not None and head is not None:
+            keep &= old_s >= head_query
+            parts_s.append(head[0])
+            parts_t.append(head[1])
+        parts_s.append(old_s[keep])
+        parts_t.append(old_t[keep])
+    since = np.concatenate(parts_s)
+    till = np.concatenate(parts_t)
+    inside = till > window_start
+    pairs = np.unique(np.stack([since[inside], till[inside]], axis=1), axis=0)
+    return pairs[:, 0].copy(), pairs[:, 1].copy()
+
+
+def live_windows(now: int, tz: ZoneInfo, days: int) -> list[Window]:
+    """Rolling windows that fit in the kept history, plus yesterday and today in the local zone."""
+    windows = [w for w in rolling_windows(now) if w.end - w.start <= days * DAY]
+    yesterday, today = calendar_days(now, tz, 2)
+    windows.append(dataclasses.replace(yesterday, name="yesterday"))
+    windows.append(dataclasses.replace(today, name="today"))
+    return windows
+
+
+def publish_camera(
+    metrics: Metrics, uid: str, stats: ArchiveStats, row: int, fetched_at: float
+) -> None:
+    """Replace one camera's archive series with row `row` of `stats` (partition = the camera)."""
+    per_window = (
+        (metrics.archive_coverage, stats.coverage_ratio),
+        (metrics.archive_recorded, stats.recorded_seconds),
+        (metrics.archive_gaps, stats.gaps),
+        (metrics.archive_longest_gap, stats.longest_gap_seconds),
+        (metrics.archive_fragments, stats.fragments),
+    )
+    names = [w.name for w in stats.windows]
+    for family, values in per_window:
+        family.replace(
+            [((uid, name), float(v)) for name, v in zip(names, values[row], strict=True)], uid
+        )
+    metrics.archive_depth.replace([((uid,), float(stats.depth_seconds[row]))], uid)
+    last_end = float(stats.last_end[row])
+    metrics.archive_last_end.replace([] if np.isnan(last_end) else [((uid,), last_end)], uid)
+    metrics.archive_updated.replace([((uid,), fetched_at)], uid)
+
+
+ARCHIVE_FAMILIES = (
+    "archive_coverage",
+    "archive_recorded",
+    "archive_gaps",
+    "archive_longest_gap",
+    "archive_fragments",
+    "archive_depth",
+    "archive_last_end",
+    "archive_updated",
+)
+
+
+def drop_cameras(metrics: Metrics, uids: Sequence[str]) -> None:
+    for name in ARCHIVE_FAMILIES:
+        family = getattr(metrics, name)
+        for uid in uids:
+            family.drop(uid)
