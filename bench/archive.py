@@ -11,7 +11,9 @@ Europe/Moscow. `analyse` is timed on the whole fleet (best of 3), once with the 
 order (sorted by start) and once shuffled within each camera. The baseline is the straightforward
 Python code (per camera: sort, merge in a loop, then per window loop over the merged segments, the
 gaps and the fragments); it runs on a subset of the cameras and is scaled linearly to the fleet,
-and its figures must equal analyse's for those cameras. Exits 1 when a goal is missed.
+and its figures must equal analyse's for those cameras. Then the real RT source polls the archive of
+a `vigil simulate` fleet of the same size over loopback HTTP: one full cycle (90 days per camera) and
+one incremental cycle (tail plus head re-check). Exits 1 when a goal is missed.
 """
 
 from __future__ import annotations
@@ -311,13 +313,103 @@ def print_table(rows: list[tuple[str, str, str, str]]) -> None:
         print(f"{name:<{width}}  {val:>12}  {goal:>9}  {ratio}")
 
 
+GOAL_INCREMENTAL_S = 60.0
+FETCH_API_KEY = "bench-archive-key-0123"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def _fetch_cycles(cameras: int) -> tuple[list[tuple[str, str, str, str]], bool]:
+    """A full and an incremental archive poll of the real RT source against `vigil simulate`."""
+    import asyncio
+    import os
+    import signal
+    import subprocess
+
+    import aiohttp
+
+    from exporter.config import parse_config
+    from exporter.metrics import Metrics
+    from exporter.sources.rt_api import RtApiSource
+
+    port = _free_port()
+    sim = subprocess.Popen(
+        [
+            sys.executable, "-m", "exporter", "simulate", "--cameras", str(cameras),
+            "--listen", f"127.0.0.1:{port}", "--log-level", "warning",
+        ],
+        env={**os.environ, "VIGIL_SIM_API_KEY": FETCH_API_KEY},
+        cwd=ROOT,
+    )  # fmt: skip
+    try:
+        for _ in range(300):
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                break
+            except OSError:
+                await asyncio.sleep(0.1)
+        config = parse_config(
+            f'rt_api:\n  url: "http://127.0.0.1:{port}/api"\n  api_key: "${{K}}"\n'
+            "  timeout: 120s\n  page_size: 1000\n",
+            env={"K": FETCH_API_KEY},
+        )
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as session:
+            source = RtApiSource(
+                session=session, metrics=Metrics(), config=config.rt_api, tz=config.tz
+            )
+            await source.poll_inventory()
+            timings = []
+            for _ in ("full", "incremental"):
+                cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+                t0 = time.perf_counter()
+                await source.poll_archive()
+                wall = time.perf_counter() - t0
+                cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+                cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
+                timings.append((wall, cpu))
+            fragments = sum(len(e.since) for e in source.archives.values())
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        sim.wait(timeout=30)
+    (full_wall, full_cpu), (inc_wall, inc_cpu) = timings
+    ok = inc_wall < GOAL_INCREMENTAL_S
+    rows = [
+        ("fetch: cameras / fragments cached", f"{cameras} / {fragments}", "", ""),
+        ("fetch: full cycle (90 days), wall", f"{full_wall:.1f} s", "", f"CPU {full_cpu:.1f} s"),
+        (
+            "fetch: incremental cycle, wall",
+            f"{inc_wall:.1f} s",
+            f"< {GOAL_INCREMENTAL_S:.0f} s",
+            f"CPU {inc_cpu:.1f} s",
+        ),
+        ("peak RSS after fetch cycles", f"{peak_rss_mb():.0f} MB", "", "incl. the analysis bench"),
+    ]
+    return rows, ok
+
+
 def main() -> int:
+    import asyncio
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cameras", type=int, default=10_000)
     parser.add_argument("--fragments", type=int, default=300)
     parser.add_argument("--baseline-cameras", type=int, default=500)
+    parser.add_argument(
+        "--no-fetch", action="store_true", help="skip the fetch cycles against the simulator"
+    )
     args = parser.parse_args()
     rows, ok = run_analysis_bench(args.cameras, args.fragments, args.baseline_cameras)
+    if not args.no_fetch:
+        fetch_rows, fetch_ok = asyncio.run(_fetch_cycles(args.cameras))
+        rows += fetch_rows
+        ok = ok and fetch_ok
     print_table(rows)
     print("all goals met" if ok else "GOAL MISSED")
     return 0 if ok else 1

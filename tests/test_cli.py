@@ -134,11 +134,10 @@ def test_promtool_check_metrics_finds_no_problem():
 
     async def body() -> str:
         async with simulator() as sim:
-            from tests.conftest import running_exporter
+            from tests.conftest import running_exporter, settled
 
             async with running_exporter(sim.api_url) as exporter:
-                await exporter.scheduler.wait_ready()
-                await exporter.scheduler.run_now("rt_api", "baked_archives")
+                await settled(exporter)  # every family present, the archive ones included
                 async with (
                     aiohttp.ClientSession() as http,
                     http.get(f"{exporter.url}/metrics") as resp,
@@ -147,6 +146,7 @@ def test_promtool_check_metrics_finds_no_problem():
 
     text = asyncio.run(body())
     assert "vigil_camera_online" in text
+    assert "vigil_camera_archive_coverage_ratio" in text
     result = subprocess.run(
         [promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60
     )

@@ -54,7 +54,9 @@ def expected_stats(fleet, uids, now, tz):
     return analyse(FleetArchive.from_lists(per_camera), int(now), windows, 60), windows
 
 
-async def test_every_camera_gets_its_figures_and_they_match_the_analysis(http):
+async def test_every_camera_gets_its_figures_and_they_match_the_analysis(http, monkeypatch):
+    # small analysis batches, so the figures prove that batching maps every row to its camera
+    monkeypatch.setattr("exporter.sources.rt_api.source.ANALYSIS_BATCH", 7)
     clock = FakeClock(T0)
     async with (
         simulator(clock=clock) as sim,

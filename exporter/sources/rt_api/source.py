@@ -45,7 +45,7 @@ log = logging.getLogger("vigil.rt_api")
 SOURCE = "rt_api"
 BAKED_PAGE = 100
 BAKED_MAX = 5_000  # newest baked archives looked at each poll; older ones are history, not status
-PUBLISH_BATCH = 500
+ANALYSIS_BATCH = 2_000
 
 
 class RtApiSource:
@@ -291,14 +291,17 @@ class RtApiSource:
             )
 
     async def _publish_archive(self, fetched: list[tuple[str, CameraArchive]], now: int) -> None:
-        cfg = self.config
-        fleet = FleetArchive.from_lists([(e.since, e.till) for _, e in fetched])
-        windows = live_windows(now, self.tz, cfg.archive_days)
+        """Analyse in a worker thread, a batch of cameras at a time, and publish each batch.
+
+        Batches bound the analysis' working memory (about 14 MB per 1,000 cameras) and let scrapes
+        and other checks run between them; at 2,000 cameras a batch is still fully vectorised.
+        """
+        windows = live_windows(now, self.tz, self.config.archive_days)
+        threshold = int(self.config.gap_threshold)
         loop = asyncio.get_running_loop()
-        stats = await loop.run_in_executor(
-            None, analyse, fleet, now, windows, int(cfg.gap_threshold)
-        )
-        for row, (uid, entry) in enumerate(fetched):
-            publish_camera(self.metrics, uid, stats, row, entry.fetched_at)
-            if row % PUBLISH_BATCH == PUBLISH_BATCH - 1:
-                await asyncio.sleep(0)  # let scrapes and other checks in between batches
+        for first in range(0, len(fetched), ANALYSIS_BATCH):
+            batch = fetched[first : first + ANALYSIS_BATCH]
+            fleet = FleetArchive.from_lists([(e.since, e.till) for _, e in batch])
+            stats = await loop.run_in_executor(None, analyse, fleet, now, windows, threshold)
+            for row, (uid, entry) in enumerate(batch):
+                publish_camera(self.metrics, uid, stats, row, entry.fetched_at)
