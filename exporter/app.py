@@ -6,6 +6,7 @@ import asyncio
 import html
 import time
 import zlib
+from collections.abc import Callable, Sequence
 
 from aiohttp import web
 
@@ -19,6 +20,7 @@ GZIP_LEVEL = 1  # level 1 is 3-4x faster than 6 on large bodies and only ~15 % b
 METRICS_KEY = web.AppKey("metrics", Metrics)
 SCHEDULER_KEY = web.AppKey("scheduler", Scheduler)
 _GZIP_CACHE = web.AppKey("gzip_cache", dict)
+STATUS_LINES_KEY = web.AppKey("status_lines", list)
 
 
 def _gzip(body: bytes) -> bytes:
@@ -87,6 +89,9 @@ async def index_handler(request: web.Request) -> web.Response:
         cells = (st.source, st.check, st.instance, state, _ago(st.last_success, now), duration)
         rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
     table = "\n".join(rows) or '<tr><td colspan="6">No sources configured.</td></tr>'
+    extra = "".join(f"<p>{html.escape(line())}</p>" for line in request.app[STATUS_LINES_KEY])
+    has_inventory = any(st.source == "rt_api" for st in request.app[SCHEDULER_KEY].statuses())
+    inventory = fleet_summary(request.app[METRICS_KEY]) if has_inventory else ""
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Vigil exporter</title>
 <style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:.2em .8em;text-align:left}}
@@ -95,7 +100,7 @@ th{{border-bottom:1px solid #999}}</style></head>
 <ul><li><a href="metrics">Metrics</a></li><li><a href="-/healthy">Health</a></li>
 <li><a href="-/ready">Readiness</a></li></ul>
 <h2>Fleet</h2>
-{fleet_summary(request.app[METRICS_KEY])}
+{inventory}{extra}
 <h2>Checks</h2>
 <table><tr><th>source</th><th>check</th><th>instance</th><th>state</th><th>last success</th>
 <th>last duration</th></tr>
@@ -105,10 +110,16 @@ th{{border-bottom:1px solid #999}}</style></head>
     return web.Response(text=page, content_type="text/html")
 
 
-def make_app(metrics: Metrics, scheduler: Scheduler) -> web.Application:
+def make_app(
+    metrics: Metrics,
+    scheduler: Scheduler,
+    status_lines: Sequence[Callable[[], str]] = (),
+) -> web.Application:
+    """The exporter's web app; `status_lines` add one line each to the status page (plain text)."""
     app = web.Application()
     app[METRICS_KEY] = metrics
     app[SCHEDULER_KEY] = scheduler
+    app[STATUS_LINES_KEY] = list(status_lines)
     app[_GZIP_CACHE] = {}
     app.router.add_get("/", index_handler)
     app.router.add_get("/metrics", metrics_handler)

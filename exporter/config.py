@@ -256,11 +256,42 @@ class RtApiConfig:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class CameraTargetConfig:
+    """One camera checked directly on the network. Unset intervals come from the section."""
+
+    id: str
+    host: str
+    port: Annotated[int, between(1, 65535)] | None = None
+    icmp: Annotated[Duration, at_least(0)] | None = None  # 0s turns the check off
+    tcp: Annotated[Duration, at_least(0)] | None = None
+    frame: Annotated[Duration, at_least(0)] | None = None
+    frame_url: Secret | None = None  # may carry a password: ${ENV} or frame_url_file
+    rtsp_options: bool | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CamerasConfig:
+    """Cameras checked directly: defaults first, then the targets; more arrive through the API."""
+
+    icmp: Annotated[Duration, at_least(0)] = 30.0
+    tcp: Annotated[Duration, at_least(0)] = 30.0
+    frame: Annotated[Duration, at_least(0)] = 60.0
+    port: Annotated[int, between(1, 65535)] = 554
+    rtsp_options: bool = False
+    timeout: Annotated[Duration, positive] = 2.0
+    concurrency: Annotated[int, at_least(1)] = 256
+    state_file: str | None = None  # cameras registered through the API survive restarts here
+    targets: list[CameraTargetConfig] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
     listen: Annotated[str, listen_address] = "0.0.0.0:9830"
     timezone: Annotated[str, timezone_name] = "Europe/Moscow"
     log_level: Annotated[str, one_of("debug", "info", "warning", "error")] = "info"
     rt_api: RtApiConfig | None = None  # None: source disabled
+    cameras: CamerasConfig | None = None  # None: no direct network checks, API read-only empty
+    api_token: Secret | None = None  # bearer token for the mutating API calls; None: read-only
 
     @property
     def listen_host(self) -> str:

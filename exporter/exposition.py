@@ -104,6 +104,11 @@ class Family:
         self._parts[partition] = new
         self._changed(partition)
 
+    def remove(self, labelvalues: Sequence[str], partition: str = "") -> None:
+        part = self._parts.get(partition)
+        if part is not None and part.pop(tuple(labelvalues), None) is not None:
+            self._changed(partition)
+
     def drop(self, partition: str) -> None:
         if self._parts.pop(partition, None) is not None:
             self._changed(partition)

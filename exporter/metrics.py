@@ -6,6 +6,17 @@ from exporter import __version__
 from exporter.exposition import Registry
 
 ERROR_REASONS = ("timeout", "http_5xx", "http_4xx", "rate_limited", "bad_payload", "connection")
+NETWORK_ERROR_REASONS = (
+    "timeout",
+    "refused",
+    "unreachable",
+    "dns",
+    "connection",
+    "icmp_not_permitted",
+    "rtsp_no_answer",
+    "rtsp_bad_answer",
+)
+RTT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 CAMERA_INFO_LABELS = (
     "camera",
@@ -143,10 +154,41 @@ class Metrics:
             ["camera"],
         )
 
-    def init_check(self, source: str, check: str, interval: float) -> None:
+        # direct network probes, one partition per camera
+        self.target_info = r.gauge(
+            "vigil_camera_target_info",
+            "A camera probed directly on the network: its address and port; always 1.",
+            ["camera", "host", "port"],
+        )
+        self.probe_success = r.gauge(
+            "vigil_camera_probe_success",
+            "1 when the camera's latest network check succeeded, 0 when it failed.",
+            ["camera", "check"],
+        )
+        self.probe_rtt = r.gauge(
+            "vigil_camera_probe_rtt_seconds",
+            "Round-trip (icmp) or connect (tcp) time of the latest successful check.",
+            ["camera", "check"],
+        )
+        self.probe_rtt_fleet = r.histogram(
+            "vigil_probe_rtt_seconds",
+            "Round-trip (icmp) or connect (tcp) times of successful checks across all cameras.",
+            ["check"],
+            buckets=RTT_BUCKETS,
+        )
+
+        self.state_file_problems = r.counter(
+            "vigil_camera_state_file_problems_total",
+            "Problems found in the registered-camera state file at start-up (kept aside, logged).",
+        )
+        self.state_file_problems.set([], 0)
+
+    def init_check(
+        self, source: str, check: str, interval: float, reasons: tuple[str, ...] = ERROR_REASONS
+    ) -> None:
         """Create a check's series up front so rate() and absent() work before the first error."""
         self.check_interval.set([source, check], interval)
-        for reason in ERROR_REASONS:
+        for reason in reasons:
             if self.probe_errors.get([source, check, reason]) is None:
                 self.probe_errors.set([source, check, reason], 0)
 

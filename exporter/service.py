@@ -13,16 +13,52 @@ from collections.abc import Callable
 import aiohttp
 from aiohttp import web
 
+from exporter.api import add_routes
 from exporter.app import make_app
-from exporter.config import Config
+from exporter.config import CamerasConfig, Config, ConfigError
 from exporter.logs import register_secret
 from exporter.metrics import Metrics
 from exporter.scheduler import Scheduler
+from exporter.sources.network.source import Defaults, NetworkSource
+from exporter.sources.network.targets import (
+    CameraTarget,
+    StateFileError,
+    TargetError,
+    TargetStore,
+    target_from_json,
+)
 from exporter.sources.rt_api import RtApiSource
 
 log = logging.getLogger("vigil")
 
 STOP_TIMEOUT = 5.0
+
+
+def config_targets(cameras: CamerasConfig) -> list[CameraTarget]:
+    """The `cameras.targets` of the config as targets, validated like API registrations."""
+    targets = []
+    seen: set[str] = set()
+    for i, t in enumerate(cameras.targets):
+        body = {
+            "id": t.id,
+            "host": t.host,
+            "port": t.port or cameras.port,
+            "icmp": t.icmp,
+            "tcp": t.tcp,
+            "frame": t.frame,
+            "frame_url": t.frame_url.reveal() if t.frame_url else None,
+            "rtsp_options": t.rtsp_options,
+        }
+        try:
+            target = target_from_json(body, origin="config")
+        except TargetError as exc:
+            field, _, message = str(exc).partition(": ")
+            raise ConfigError(message, key=f"cameras.targets[{i}].{field}") from None
+        if target.id in seen:
+            raise ConfigError(f"duplicate camera id {target.id!r}", key=f"cameras.targets[{i}].id")
+        seen.add(target.id)
+        targets.append(target)
+    return targets
 
 
 class Exporter:
@@ -40,6 +76,7 @@ class Exporter:
         self.metrics = Metrics()
         self.scheduler = Scheduler(self.metrics, clock=clock)
         self.rt_api: RtApiSource | None = None
+        self.network: NetworkSource | None = None
         self._backoff_base = backoff_base
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
@@ -75,7 +112,15 @@ class Exporter:
                 backoff_base=self._backoff_base,
             )
             self.rt_api.register(self.scheduler)
-        app = make_app(self.metrics, self.scheduler)
+        status_lines = []
+        if cfg.cameras is not None:
+            self.network = self._network(cfg.cameras)
+            status_lines.append(self.network.summary)
+        app = make_app(self.metrics, self.scheduler, status_lines)
+        if self.network is not None:
+            token = cfg.api_token.reveal() if cfg.api_token else ""
+            register_secret(token)
+            add_routes(app, self.network, token)
         self._runner = web.AppRunner(app, access_log=logging.getLogger("aiohttp.access"))
         await self._runner.setup()
         site = web.TCPSite(self._runner, cfg.listen_host or None, cfg.listen_port)
@@ -86,9 +131,38 @@ class Exporter:
             raise SystemExit(f"vigil: cannot listen on {cfg.listen}: {exc.strerror}") from None
         self.port = self._runner.addresses[0][1]
         self.scheduler.start()
+        if self.network is not None:
+            self.network.start()
         log.info("listening on %s (metrics at %s/metrics)", cfg.listen, self.url)
 
+    def _network(self, cameras: CamerasConfig) -> NetworkSource:
+        store = TargetStore(config_targets(cameras), cameras.state_file)
+        try:
+            problems = store.load()
+        except StateFileError as exc:
+            # starting without its cameras would overwrite the file on the next registration
+            raise SystemExit(f"vigil: camera state file: {exc}") from None
+        for problem in problems:
+            log.error("camera state file %s: %s", cameras.state_file, problem)
+            self.metrics.state_file_problems.inc([])
+        if cameras.state_file is None and self.config.api_token is not None:
+            log.warning(
+                "cameras.state_file is not set: cameras registered through the API "
+                "are forgotten on restart"
+            )
+        defaults = Defaults(
+            icmp=cameras.icmp,
+            tcp=cameras.tcp,
+            port=cameras.port,
+            rtsp_options=cameras.rtsp_options,
+            timeout=cameras.timeout,
+            concurrency=cameras.concurrency,
+        )
+        return NetworkSource(self.metrics, store, defaults)
+
     async def stop(self) -> None:
+        if self.network is not None:
+            await self.network.stop()
         await self.scheduler.stop(STOP_TIMEOUT)
         if self._runner is not None:
             await self._runner.cleanup()

@@ -33,11 +33,13 @@ def run_vigil(
 
 
 def test_check_config_accepts_the_example_and_hides_the_key():
-    result = run_vigil("check-config", "-c", "vigil.example.yml", env={"RT_API_KEY": API_KEY})
+    env = {"RT_API_KEY": API_KEY, "VIGIL_API_TOKEN": "tok-123456", "GATE1_PASSWORD": "pw-Gate1"}
+    result = run_vigil("check-config", "-c", "vigil.example.yml", env=env)
     assert result.returncode == 0, result.stderr
     assert "rt_api" in result.stdout
     assert "inventory_interval" in result.stdout
-    assert API_KEY not in result.stdout + result.stderr
+    for secret in env.values():
+        assert secret not in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(

@@ -71,8 +71,11 @@ def test_rt_api_null_means_disabled() -> None:
     assert parse("rt_api: null\n").rt_api is None
 
 
+EXAMPLE_ENV = {**ENV, "VIGIL_API_TOKEN": "token-123456", "GATE1_PASSWORD": "gate-pass"}
+
+
 def test_example_file_loads() -> None:
-    config = load_config(EXAMPLE, env=ENV)
+    config = load_config(EXAMPLE, env=EXAMPLE_ENV)
     assert config.rt_api is not None
     assert config.rt_api.api_key.reveal() == SECRET
     assert config.rt_api.api_key.source == "env RT_API_KEY"
@@ -83,6 +86,10 @@ def test_example_file_never_holds_a_literal_secret() -> None:
         code = line.split("#", 1)[0]
         if "api_key:" in code:
             assert code.split("api_key:", 1)[1].strip() == "${RT_API_KEY}"
+        if "api_token:" in code:
+            assert code.split("api_token:", 1)[1].strip() == "${VIGIL_API_TOKEN}"
+        if "frame_url:" in code:
+            assert ":${GATE1_PASSWORD}@" in code
 
 
 def test_example_file_without_env_names_the_variable() -> None:

@@ -45,6 +45,10 @@ def test_replace_makes_partition_complete_and_drop_removes_it():
     }
     g.drop("inv")
     assert parse(r.render()) == {("vigil_x", (("camera", "z"),)): 5}
+    g.set(["y"], 2, "other")
+    g.remove(["z"], "other")
+    g.remove(["never-there"], "other")
+    assert parse(r.render()) == {("vigil_x", (("camera", "y"),)): 2}
     g.drop("other")
     assert r.render() == b""  # an empty family is left out entirely
 

@@ -1,0 +1,1 @@
+"""Network probes: async ICMP echo and TCP connect (optionally RTSP OPTIONS) against camera hosts."""
