@@ -69,9 +69,6 @@ async def test_config_targets_are_checked_and_reported(http, tmp_path):
       host: 127.0.0.1
       port: {closed_port}
       icmp: 0s
-    - id: nowhere
-      host: camera.invalid
-      port: 554
 """
         async with exporter_with(cameras_yaml(None, targets)) as exporter:
 
@@ -81,7 +78,7 @@ async def test_config_targets_are_checked_and_reported(http, tmp_path):
                     (lab["camera"], lab["check"])
                     for lab, _ in m.get("vigil_camera_probe_success", [])
                 }
-                return m if len(got) == 5 else None
+                return m if len(got) == 3 else None
 
             m = await eventually(all_reported, timeout=10)
     assert value(m, "vigil_camera_probe_success", camera="gate", check="tcp") == 1
@@ -89,11 +86,9 @@ async def test_config_targets_are_checked_and_reported(http, tmp_path):
     assert value(m, "vigil_camera_probe_success", camera="dead-port", check="tcp") == 0
     assert value(m, "vigil_camera_probe_rtt_seconds", camera="dead-port", check="tcp") is None
     assert value(m, "vigil_camera_probe_success", camera="dead-port", check="icmp") is None  # off
-    assert value(m, "vigil_camera_probe_success", camera="nowhere", check="tcp") == 0
     assert (
         value(m, "vigil_probe_errors_total", source="network", check="tcp", reason="refused") >= 1
     )
-    assert value(m, "vigil_probe_errors_total", source="network", check="tcp", reason="dns") >= 1
     assert value(m, "vigil_camera_target_info", camera="gate", host="127.0.0.1") == 1
     if os.geteuid() == 0:  # raw ICMP sockets work as root on this kind of machine
         assert value(m, "vigil_camera_probe_success", camera="gate", check="icmp") == 1

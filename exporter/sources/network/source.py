@@ -211,7 +211,10 @@ class NetworkSource:
             t0 = time.perf_counter()
             try:
                 if check == "icmp":
-                    rtt = await self.pinger.ping(await resolve(target.host), timeout)
+                    address = await resolve(target.host, timeout=timeout)
+                    rtt = await self.pinger.ping(
+                        address, max(timeout - (time.perf_counter() - t0), 0.001)
+                    )
                 else:
                     rtt = await tcp_probe(
                         target.host,
