@@ -36,6 +36,7 @@ format: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/fleet.py
 	$(BIN)/python bench/archive.py
+	$(BIN)/python bench/probes.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -162,17 +162,25 @@ async def run_demo(cameras: int = 200, seed: int = 1, with_prometheus: bool = Tr
     exporter_port = pick_port(DEFAULT_PORTS["exporter"])
     fleet = SimulatedFleet(cameras=cameras, seed=seed)
     sim_runner = await serve_rt_api(fleet, "127.0.0.1", sim_port, api_key=api_key)
+    api_token = secrets.token_hex(12)
+    listeners, targets = await network_cameras()
     config = parse_config(
         f"""
 listen: "127.0.0.1:{exporter_port}"
+api_token: "${{VIGIL_API_TOKEN}}"
 rt_api:
   url: "http://127.0.0.1:{sim_port}/api"
   api_key: "${{RT_API_KEY}}"
   inventory_interval: 30s
   baked_archives_interval: 1m
-""",
+cameras:
+  icmp: 15s
+  tcp: 15s
+  timeout: 1s
+  targets:
+{targets}""",
         source_name="demo",
-        env={"RT_API_KEY": api_key},
+        env={"RT_API_KEY": api_key, "VIGIL_API_TOKEN": api_token},
     )
     exporter = Exporter(config)
     sidecars = Sidecars() if with_prometheus else None
@@ -186,6 +194,8 @@ rt_api:
             f"  Metrics        {exporter.url}/metrics",
             f"  Simulated API  http://127.0.0.1:{sim_port}/api  "
             f"(faults: http://127.0.0.1:{sim_port}/_sim/faults)",
+            f"  Camera API     {exporter.url}/api/v1/cameras  "
+            f"(demo token for changes: {api_token})",
         ]
         for name, url in (sidecars.urls if sidecars else {}).items():
             lines.append(f"  {name:<14} {url}")
@@ -202,4 +212,29 @@ rt_api:
         with contextlib.suppress(Exception):
             await exporter.stop()
         await sim_runner.cleanup()
+        for server in listeners:
+            server.close()
     return 0
+
+
+DEMO_NETWORK_CAMERAS = 8  # loopback ports standing in for cameras checked directly
+DEMO_DEAD_CAMERAS = 2  # ports nobody listens on: cameras that fail their TCP check
+
+
+async def network_cameras() -> tuple[list[asyncio.Server], str]:
+    """Loopback listeners posing as cameras on the network, and their `targets:` YAML."""
+
+    async def accept_and_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    servers = [
+        await asyncio.start_server(accept_and_close, "127.0.0.1", 0)
+        for _ in range(DEMO_NETWORK_CAMERAS)
+    ]
+    ports = [s.sockets[0].getsockname()[1] for s in servers]
+    ports += [pick_port(0) for _ in range(DEMO_DEAD_CAMERAS)]
+    yaml_lines = [
+        f"    - {{id: lan-cam-{i + 1:02d}, host: 127.0.0.1, port: {port}}}\n"
+        for i, port in enumerate(ports)
+    ]
+    return servers, "".join(yaml_lines)

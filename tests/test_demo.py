@@ -55,6 +55,19 @@ def test_demo_serves_every_printed_url_and_stops_on_ctrl_c():
         else:
             raise AssertionError("Prometheus never saw the 50 simulated cameras")
         assert get(urls["Metrics"])[0] == 200
+        # the demo's cameras on the network: 8 answer, 2 do not, within one 15 s interval
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            text = get(urls["Metrics"])[1]
+            tcp = re.findall(
+                r'vigil_camera_probe_success\{camera="lan-cam-\d+",check="tcp"\} (\d)', text
+            )
+            if len(tcp) == 10:
+                break
+            time.sleep(1)
+        assert sorted(tcp) == ["0"] * 2 + ["1"] * 8
+        status, listing = get(urls["Camera API"])
+        assert status == 200 and "lan-cam-01" in listing
         assert get(urls["Alertmanager"] + "-/ready")[0] == 200
         assert get(urls["Simulated API"].split("  ")[0] + "/v1/health.json")[0] == 200
 
