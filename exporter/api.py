@@ -10,12 +10,18 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+from collections.abc import Callable
 
 from aiohttp import web
 
 from exporter.exposition import Registry
 from exporter.sources.network.source import NetworkSource
-from exporter.sources.network.targets import StateFileError, TargetError, target_from_json
+from exporter.sources.network.targets import (
+    StateFileError,
+    TargetError,
+    TargetStore,
+    target_from_json,
+)
 
 log = logging.getLogger("vigil.api")
 
@@ -39,6 +45,24 @@ def _authorized(request: web.Request) -> web.Response | None:
     ):
         return _error(401, "missing or wrong bearer token")
     return None
+
+
+def _change_store(
+    request: web.Request, change: Callable[[TargetStore], bool]
+) -> tuple[bool, web.Response | None]:
+    """Apply a change to the target store and wake the prober; or the error response."""
+    network = request.app[NETWORK_KEY]
+    try:
+        result = change(network.store)
+    except TargetError as exc:  # a camera of the config file
+        return False, _error(409, str(exc))
+    except StateFileError:
+        log.exception("could not save the camera state file")
+        return False, _error(
+            500, "could not save the state file; nothing changed (see the exporter log)"
+        )
+    network.notify()
+    return result, None
 
 
 async def list_cameras(request: web.Request) -> web.Response:
@@ -65,15 +89,9 @@ async def put_camera(request: web.Request) -> web.Response:
         target = target_from_json(body)
     except TargetError as exc:
         return _error(400, str(exc))
-    network = request.app[NETWORK_KEY]
-    try:
-        created = network.store.put(target)
-    except TargetError as exc:
-        return _error(409, str(exc))
-    except StateFileError:
-        log.exception("could not save the camera state file")
-        return _error(500, "could not save the state file; nothing changed (see the exporter log)")
-    network.notify()
+    created, failed = _change_store(request, lambda store: store.put(target))
+    if failed is not None:
+        return failed
     log.info("camera %s %s via the API", target.id, "registered" if created else "replaced")
     return web.json_response(target.public(), status=201 if created else 200)
 
@@ -82,18 +100,12 @@ async def delete_camera(request: web.Request) -> web.Response:
     refused = _authorized(request)
     if refused is not None:
         return refused
-    network = request.app[NETWORK_KEY]
     camera_id = request.match_info["id"]
-    try:
-        deleted = network.store.delete(camera_id)
-    except TargetError as exc:
-        return _error(409, str(exc))
-    except StateFileError:
-        log.exception("could not save the camera state file")
-        return _error(500, "could not save the state file; nothing changed (see the exporter log)")
+    deleted, failed = _change_store(request, lambda store: store.delete(camera_id))
+    if failed is not None:
+        return failed
     if not deleted:
         return _error(404, "no such camera")
-    network.notify()
     log.info("camera %s deleted via the API", camera_id)
     return web.Response(status=204)
 

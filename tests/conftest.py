@@ -124,6 +124,52 @@ async def settled(exporter: Exporter) -> None:
     await eventually(lambda: all(st.runs for st in exporter.scheduler.statuses()), timeout=30)
 
 
+@asynccontextmanager
+async def running_prometheus(tmp_path, config: dict, storage, *extra_args: str):
+    """A real Prometheus on loopback; yields `query(expr, at=None)` -> result list or None."""
+    import subprocess
+
+    import yaml
+
+    binary = require_binary("prometheus")
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    log_path = tmp_path / "prometheus.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={tmp_path / 'prometheus.yml'}",
+                f"--storage.tsdb.path={storage}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                *extra_args,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    api = f"http://127.0.0.1:{port}/api/v1/query"
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def query(expr: str, at: float | None = None):
+                if proc.poll() is not None:
+                    raise AssertionError(f"prometheus exited:\n{log_path.read_text()[-2000:]}")
+                params = {"query": expr} if at is None else {"query": expr, "time": str(at)}
+                try:
+                    async with http.get(api, params=params) as resp:
+                        if resp.status != 200:
+                            return None
+                        data = await resp.json()
+                except aiohttp.ClientError:
+                    return None
+                return data["data"]["result"]
+
+            yield query
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 @pytest.fixture
 async def sim():
     async with simulator() as s:
