@@ -16,6 +16,19 @@ NETWORK_ERROR_REASONS = (
     "rtsp_no_answer",
     "rtsp_bad_answer",
 )
+FRAME_PROBLEMS = ("black", "blur", "occluded", "displaced", "frozen")
+FRAME_ERROR_REASONS = (
+    "timeout",
+    "connection",
+    "http_4xx",
+    "http_5xx",
+    "not_an_image",
+    "rtsp_open",
+    "rtsp_read",
+    "bad_url",
+    "bad_frame",
+)
+ANALYSIS_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
 RTT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 CAMERA_INFO_LABELS = (
@@ -177,6 +190,59 @@ class Metrics:
             buckets=RTT_BUCKETS,
         )
 
+        # frame quality, one partition per camera
+        frame = ["camera"]
+        self.frame_success = r.gauge(
+            "vigil_camera_frame_success",
+            "1 when the camera's latest frame was fetched and decoded, 0 when it failed.",
+            frame,
+        )
+        self.frame_brightness = r.gauge(
+            "vigil_camera_frame_brightness_ratio",
+            "Mean brightness of the latest frame, 0 (black) to 1 (white).",
+            frame,
+        )
+        self.frame_sharpness = r.gauge(
+            "vigil_camera_frame_sharpness",
+            "Variance of the Laplacian of the latest frame at 1/4 resolution (higher is sharper).",
+            frame,
+        )
+        self.frame_occlusion = r.gauge(
+            "vigil_camera_frame_occlusion_ratio",
+            "Share of the latest frame without texture (0..1).",
+            frame,
+        )
+        self.frame_displacement = r.gauge(
+            "vigil_camera_frame_displacement_pixels",
+            "Shift of the latest frame against the camera's reference, in full-resolution pixels.",
+            frame,
+        )
+        self.frame_unchanged = r.gauge(
+            "vigil_camera_frame_unchanged_seconds",
+            "How long the picture has not changed beyond noise.",
+            frame,
+        )
+        self.frame_problem = r.gauge(
+            "vigil_camera_frame_problem",
+            "1 while the latest frame shows the problem, 0 otherwise.",
+            ["camera", "problem"],
+        )
+        self.frame_evidence = r.gauge(
+            "vigil_camera_frame_evidence_timestamp_seconds",
+            "Capture time of the newest evidence frame kept for a problem (see /evidence/CAMERA).",
+            ["camera", "problem"],
+        )
+        self.frame_analysis = r.histogram(
+            "vigil_frame_analysis_seconds",
+            "Time to decode and analyse one frame.",
+            ["source"],
+            buckets=ANALYSIS_BUCKETS,
+        )
+        self.frames_skipped = r.counter(
+            "vigil_frames_skipped_total",
+            "Frames not analysed because a newer frame of the same camera was waiting.",
+            ["source"],
+        )
         self.state_file_problems = r.counter(
             "vigil_camera_state_file_problems_total",
             "Problems found in the registered-camera state file at start-up (kept aside, logged).",

@@ -211,7 +211,7 @@ async def scripted():
 
 
 async def test_odd_records_are_tolerated_and_vanished_cameras_leave_metrics(scripted, http):
-    scripted.cameras = [
+    scripted.cameras = odd_records = [
         {"uid": "cam-a", "name": "A", "is_online": True, "data_center": {"name": "MSK-1"}},
         {"uid": "cam-b", "is_online": "yes", "data_center": "flat", "memory_card_state": None},
         {
@@ -248,7 +248,13 @@ async def test_odd_records_are_tolerated_and_vanished_cameras_leave_metrics(scri
         assert value(m, "vigil_baked_archives", status="DONE") == 1
         assert value(m, "vigil_baked_archives", status="NEW") == 0
 
-        scripted.cameras = scripted.cameras[:1]
+        # an empty list after a full one is a glitch, not a fleet that vanished
+        scripted.cameras = []
+        assert await exporter.scheduler.run_now("rt_api", "inventory") is False
+        m = await scrape(http, exporter.url)
+        assert len(m["vigil_camera_info"]) == 3
+
+        scripted.cameras = odd_records[:1]
         await exporter.scheduler.run_now("rt_api", "inventory")
         m = await scrape(http, exporter.url)
         for name in (

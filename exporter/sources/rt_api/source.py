@@ -155,6 +155,14 @@ class RtApiSource:
             cameras = await self.fetch_cameras()
         finally:
             self._inventory_tried.set()
+        if not cameras and self.cameras:
+            # a glitch that empties the list must not wipe every camera and its 90-day archive cache
+            self.metrics.probe_errors.inc([SOURCE, "inventory", "bad_payload"])
+            raise CheckFailed(
+                "bad_payload",
+                f"the camera list came back empty after {len(self.cameras)} cameras; "
+                "keeping the previous inventory",
+            )
         self.publish_inventory(cameras)
         gone = [uid for uid in self.cameras if uid not in cameras]
         if gone:
