@@ -36,8 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 from exporter.metrics import Metrics  # noqa: E402
 from exporter.sources.network.source import Defaults, NetworkSource  # noqa: E402
-from exporter.sources.network.targets import CameraTarget, TargetStore  # noqa: E402
 from exporter.sources.network.tcp import tcp_probe  # noqa: E402
+from exporter.targets import CameraTarget, TargetStore  # noqa: E402
 
 GOAL_RATIO = 2.0
 CYCLE = 10.0

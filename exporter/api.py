@@ -16,7 +16,7 @@ from aiohttp import web
 
 from exporter.exposition import Registry
 from exporter.sources.network.source import NetworkSource
-from exporter.sources.network.targets import (
+from exporter.targets import (
     StateFileError,
     TargetError,
     TargetStore,
@@ -33,7 +33,7 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-def _authorized(request: web.Request) -> web.Response | None:
+def authorized(request: web.Request) -> web.Response | None:
     """None when the request may change state, otherwise the response that refuses it."""
     token = request.app[TOKEN_KEY]
     if not token:
@@ -78,7 +78,7 @@ async def get_camera(request: web.Request) -> web.Response:
 
 
 async def put_camera(request: web.Request) -> web.Response:
-    refused = _authorized(request)
+    refused = authorized(request)
     if refused is not None:
         return refused
     try:
@@ -97,7 +97,7 @@ async def put_camera(request: web.Request) -> web.Response:
 
 
 async def delete_camera(request: web.Request) -> web.Response:
-    refused = _authorized(request)
+    refused = authorized(request)
     if refused is not None:
         return refused
     camera_id = request.match_info["id"]
@@ -142,9 +142,8 @@ async def probe(request: web.Request) -> web.Response:
     )
 
 
-def add_routes(app: web.Application, network: NetworkSource, api_token: str) -> None:
+def add_routes(app: web.Application, network: NetworkSource) -> None:
     app[NETWORK_KEY] = network
-    app[TOKEN_KEY] = api_token
     app.router.add_get("/api/v1/cameras", list_cameras)
     app.router.add_post("/api/v1/cameras", put_camera)
     app.router.add_get("/api/v1/cameras/{id}", get_camera)

@@ -13,21 +13,25 @@ from collections.abc import Callable
 import aiohttp
 from aiohttp import web
 
-from exporter.api import add_routes
+from exporter.api import TOKEN_KEY, add_routes
 from exporter.app import make_app
 from exporter.config import CamerasConfig, Config, ConfigError
+from exporter.frames_api import add_frame_routes
 from exporter.logs import register_secret
 from exporter.metrics import Metrics
+from exporter.results_hub import ResultsHub
 from exporter.scheduler import Scheduler
+from exporter.sources.frames.evidence import make_evidence_store
+from exporter.sources.frames.source import FrameSource
 from exporter.sources.network.source import Defaults, NetworkSource
-from exporter.sources.network.targets import (
+from exporter.sources.rt_api import RtApiSource
+from exporter.targets import (
     CameraTarget,
     StateFileError,
     TargetError,
     TargetStore,
     target_from_json,
 )
-from exporter.sources.rt_api import RtApiSource
 
 log = logging.getLogger("vigil")
 
@@ -77,6 +81,7 @@ class Exporter:
         self.scheduler = Scheduler(self.metrics, clock=clock)
         self.rt_api: RtApiSource | None = None
         self.network: NetworkSource | None = None
+        self.frames: FrameSource | None = None
         self._backoff_base = backoff_base
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
@@ -116,11 +121,17 @@ class Exporter:
         if cfg.cameras is not None:
             self.network = self._network(cfg.cameras)
             status_lines.append(self.network.summary)
+        if cfg.frames is not None:
+            self.frames = self._frames(cfg)
+            status_lines.append(self.frames.summary)
         app = make_app(self.metrics, self.scheduler, status_lines)
+        token = cfg.api_token.reveal() if cfg.api_token else ""
+        register_secret(token)
+        app[TOKEN_KEY] = token
         if self.network is not None:
-            token = cfg.api_token.reveal() if cfg.api_token else ""
-            register_secret(token)
-            add_routes(app, self.network, token)
+            add_routes(app, self.network)
+        if self.frames is not None:
+            add_frame_routes(app, self.frames)
         self._runner = web.AppRunner(app, access_log=logging.getLogger("aiohttp.access"))
         await self._runner.setup()
         site = web.TCPSite(self._runner, cfg.listen_host or None, cfg.listen_port)
@@ -133,6 +144,8 @@ class Exporter:
         self.scheduler.start()
         if self.network is not None:
             self.network.start()
+        if self.frames is not None:
+            await self.frames.start()
         log.info("listening on %s (metrics at %s/metrics)", cfg.listen, self.url)
 
     def _network(self, cameras: CamerasConfig) -> NetworkSource:
@@ -160,7 +173,47 @@ class Exporter:
         )
         return NetworkSource(self.metrics, store, defaults)
 
+    def _frames(self, cfg: Config) -> FrameSource:
+        frames = cfg.frames
+        ev = frames.evidence
+        if ev.store == "s3":
+            if not ev.bucket:
+                raise ConfigError(
+                    "an s3 evidence store needs a bucket", key="frames.evidence.bucket"
+                )
+            for secret in (ev.access_key, ev.secret_key):
+                if secret is not None:
+                    register_secret(secret.reveal())
+            evidence = make_evidence_store(
+                "s3",
+                bucket=ev.bucket,
+                prefix=ev.prefix,
+                retention_seconds=ev.retention,
+                endpoint_url=ev.endpoint_url,
+                region=ev.region,
+                access_key=ev.access_key.reveal() if ev.access_key else None,
+                secret_key=ev.secret_key.reveal() if ev.secret_key else None,
+            )
+        else:
+            evidence = make_evidence_store(
+                "local", directory=ev.directory, retention_seconds=ev.retention
+            )
+        if frames.redis is not None:
+            register_secret(frames.redis.url.reveal())
+        return FrameSource(
+            metrics=self.metrics,
+            config=frames,
+            store=self.network.store if self.network is not None else None,
+            default_interval=cfg.cameras.frame if cfg.cameras is not None else 60.0,
+            evidence=evidence,
+            hub=ResultsHub(),
+            session=self._session,
+            clock=self.clock,
+        )
+
     async def stop(self) -> None:
+        if self.frames is not None:
+            await self.frames.stop()
         if self.network is not None:
             await self.network.stop()
         await self.scheduler.stop(STOP_TIMEOUT)

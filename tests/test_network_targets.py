@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from exporter import targets as targets_module
 from exporter.config import format_duration
-from exporter.sources.network import targets as targets_module
-from exporter.sources.network.targets import (
+from exporter.targets import (
     CameraTarget,
     StateFileError,
     TargetError,

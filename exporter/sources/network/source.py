@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from exporter.metrics import NETWORK_ERROR_REASONS, Metrics
 from exporter.sources.network.errors import ProbeFailed
 from exporter.sources.network.icmp import Pinger
-from exporter.sources.network.targets import CameraTarget, TargetStore
 from exporter.sources.network.tcp import resolve, tcp_probe
+from exporter.targets import CameraTarget, TargetStore
 
 log = logging.getLogger("vigil.network")
 

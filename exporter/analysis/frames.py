@@ -1,0 +1,654 @@
+"""Frame analysis: is a live camera picture usable? One JPEG frame plus the camera's short history.
+
+A camera can be online and recording while it films a wall, the sky, a spider web or nothing at all.
+Five problems are judged, each a plain boolean (see docs/frame-detection.md for the measured detection
+and false-alarm rates):
+
+* ``black``: a dark screen (no video, night without IR, a dead sensor).
+* ``blur``: the picture lost its fine detail against its own history (defocus, a fogged or dirty lens).
+* ``occluded``: most of the picture is without texture (lens covered, a wall or the sky filling the
+  view), or most of the reference picture's structure is no longer seen (a hand, a leaf, a spider web
+  smearing the lens).
+* ``displaced``: the view moved against the camera's reference picture (turned, shifted, rotated).
+* ``frozen``: the picture has not changed beyond sensor noise for a configured time (a stuck stream, or
+  a scene where nothing at all moves: the two cannot be told apart from the pictures).
+
+The work is split in two so that the CPU-heavy part can run in a process pool:
+
+`measure` (pure, top-level, picklable arguments and result: JPEG decode and a few OpenCV passes) turns the
+JPEG and the camera's reference/previous pictures into raw figures (`Measurement`). It decodes straight
+to a reduced grey image (``cv2.IMREAD_REDUCED_GRAYSCALE_{2,4,8}``: libjpeg skips most of the inverse
+DCT, and the reduction averages sensor noise away); no check needs colour or full resolution.
+
+`CameraVision` (cheap, one per camera, in the caller's process) keeps the history (reference picture,
+sharpness baseline, the last picture that changed) and turns a `Measurement` into a `FrameResult` with
+the `Thresholds`.
+
+Resolutions. With ``scale=4`` a 1920x1080 frame is decoded at 480x270 (the *decoded* image):
+brightness, dark share, sharpness and contrast are computed there, so ``sharpness`` is the Laplacian
+variance at 1/scale resolution and is only comparable between frames of the same size and scale (the
+blur check compares a camera with its own baseline). A second, *small* copy fitting 320x180 (for any
+16:9 input: 320x180; 1/6 of full resolution at 1080p, 1/4 at 720p) serves texture, histogram,
+alignment and change; it is what the caller keeps as reference and previous picture (57.6 kB), so
+little crosses the process boundary. Displacement is reported in full-resolution pixels.
+
+NumPy and OpenCV only; no I/O and no imports from the rest of the project.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import deque
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+PROBLEMS = ("black", "blur", "occluded", "displaced", "frozen")
+
+_DECODE_FLAGS = {
+    1: cv2.IMREAD_GRAYSCALE,
+    2: cv2.IMREAD_REDUCED_GRAYSCALE_2,
+    4: cv2.IMREAD_REDUCED_GRAYSCALE_4,
+    8: cv2.IMREAD_REDUCED_GRAYSCALE_8,
+}
+MIN_WIDTH, MIN_HEIGHT = 160, 90  # smallest full-resolution frame analysed
+SMALL_BOX = (320, 180)  # the small copy fits this box (width, height), aspect kept, never enlarged
+DARK_LEVEL = 40  # grey level below which a pixel counts as dark (dark_share)
+GRID = (16, 9)  # texture blocks across, down (20x20 pixels of a 320x180 small copy)
+TEXTURE_STD = (
+    2.5  # a block of the small copy with a grey standard deviation below this is textureless
+)
+STRUCTURE_NCC = (
+    0.5  # an aligned block correlating less than this with the reference lost its structure
+)
+HIST_BINS = 32
+ALIGN_CONFIDENT = 0.2  # phase-correlation response from which an alignment is trusted
+CHANGE_BLUR = 5  # box blur (pixels of the small copy) before the frame difference ...
+CHANGE_NOISE = 2  # ... and grey-level differences up to this after it are noise, not change
+
+_MIN_REGION = 16  # smallest alignment region side (small-copy pixels)
+_REGION_RESPONSE = 0.05  # a region's phase correlation counts from this response on
+_MIN_REGIONS = 3  # regions needed to fit rotation and zoom (and to check their agreement)
+_FIT_TOLERANCE = 1.0  # small-copy pixels a region may be off the fitted motion
+_ALIGN_ROUNDS = 4
+_ALIGN_SLACK = 0.005  # response gain a rotation/zoom must bring over the translation alone
+_ALIGN_SETTLED = 0.005  # rotation/zoom below this (radians / ratio: 0.3 degrees) is no motion
+_IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+_LEVELS = np.arange(256, dtype=np.float64)
+_NOISE_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+LAPLACIAN_NOISE_GAIN = 20.0  # the 3x3 Laplacian turns white noise of variance v into variance 20 v
+
+
+class FrameError(Exception):
+    """The frame cannot be analysed; ``reason`` is a short label for metrics (``bad_frame``)."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, eq=False)
+class Measurement:
+    """Raw figures of one frame (see `measure`). Ratios are 0..1; pixels are full-resolution pixels.
+
+    Figures against the reference (``structure_loss`` .. ``rotation_degrees``) are None without a
+    reference of the same size, ``change`` is None without such a previous picture.
+    """
+
+    width: (
+        int  # full-resolution frame size: the decoded size times scale (rounded up to a multiple)
+    )
+    height: int
+    scale: int  # the decode reduction; ``sharpness`` and ``contrast`` are measured at 1/scale
+    brightness_ratio: float  # mean grey / 255
+    dark_share: float  # share of pixels below DARK_LEVEL
+    sharpness: float  # variance of the 3x3 Laplacian of the decoded grey image (at 1/scale)
+    contrast: float  # grey standard deviation of the decoded image
+    noise: float  # sensor noise estimate of the decoded image (grey standard deviation)
+    occlusion_ratio: (
+        float  # share of GRID blocks of the small copy without texture (std < TEXTURE_STD)
+    )
+    structure_loss: (
+        float | None
+    )  # share of the reference's textured blocks no longer seen (aligned)
+    histogram_distance: (
+        float | None
+    )  # Bhattacharyya distance of 32-bin histograms (0 same, 1 disjoint)
+    displacement_pixels: float | None  # largest movement of a frame corner against the reference
+    response: float | None  # phase-correlation peak of the final alignment: 0 (cannot tell) .. 1
+    shift_x: float | None  # translation of the picture against the reference (right, down positive)
+    shift_y: float | None
+    rotation_degrees: float | None  # rotation of the picture, counter-clockwise on screen positive
+    change: (
+        float | None
+    )  # mean grey difference to ``previous`` beyond CHANGE_NOISE (small copy, blurred)
+    small: np.ndarray = field(
+        repr=False
+    )  # grey small copy (uint8, fits SMALL_BOX): keep it as history
+
+
+def init_worker() -> None:
+    """Process-pool initializer: one OpenCV thread per worker process (the pool is the parallelism).
+
+    Start the pool with ``mp_context=multiprocessing.get_context("forkserver")`` (or "spawn"), not
+    Linux's default "fork": a child forked from a process in which OpenCV has run parallel code
+    (a large resize, warp or encode) inherits OpenCV's thread pool in a locked state and hangs on its
+    first OpenCV call (seen with opencv-python-headless 5.0).
+    """
+    cv2.setNumThreads(1)
+
+
+@lru_cache(maxsize=64)
+def _hanning(width: int, height: int) -> np.ndarray:
+    return cv2.createHanningWindow((width, height), cv2.CV_32F)
+
+
+def _noise_sigma(grey: np.ndarray) -> float:
+    """Sensor noise (grey standard deviation) of ``grey``, robustly: the median absolute response of
+    the 3x3 kernel [1 -2 1] x [1 -2 1] (blind to flat areas, ramps and straight edges), which is 6
+    sigma * 0.6745 for white noise (Immerkaer's estimator with a median instead of the mean)."""
+    h = grey.shape[0]
+    if h >= 64:  # the central half of the rows is plenty, and half the cost
+        grey = grey[h // 4 : h - h // 4]
+    response = cv2.filter2D(grey, cv2.CV_16S, _NOISE_KERNEL)[1:-1, 1:-1]
+    response = cv2.convertScaleAbs(
+        response
+    )  # |response|, saturated at 255 (the median is far below)
+    hist = cv2.calcHist([response], [0], None, [256], [0, 256]).ravel()
+    cdf = np.cumsum(hist)
+    half = cdf[-1] / 2
+    k = int(np.searchsorted(cdf, half))
+    below = cdf[k - 1] if k > 0 else 0.0
+    median = k + (half - below) / max(hist[k], 1.0) - 0.5  # interpolated within the bin
+    return max(median, 0.0) / (6 * 0.6745)
+
+
+def _small_copy(grey: np.ndarray) -> np.ndarray:
+    """The decoded image reduced by the smallest integer factor that fits SMALL_BOX (an integer
+    factor keeps OpenCV's fast box-average path: 0.01 ms instead of 0.2 ms for 480x270)."""
+    h, w = grey.shape
+    k = max(math.ceil(w / SMALL_BOX[0]), math.ceil(h / SMALL_BOX[1]), 1)
+    if k == 1:
+        return grey
+    return cv2.resize(
+        grey[: h - h % k, : w - w % k], (w // k, h // k), interpolation=cv2.INTER_AREA
+    )
+
+
+@lru_cache(maxsize=1024)
+def _fft_size(n: int) -> int:
+    """The largest even m <= n whose DFT is fast (2^a 3^b 5^c): a 240x128 phase correlation takes
+    0.2 ms, a 240x134 one 0.6 ms."""
+    m = n - n % 2  # odd sizes also bias phaseCorrelate by half a pixel
+    while m > 2 and cv2.getOptimalDFTSize(m) != m:
+        m -= 2
+    return max(m, 2)
+
+
+def _block_std(small: np.ndarray) -> np.ndarray:
+    """Grey standard deviation of each GRID block of ``small`` (float32, GRID[1] x GRID[0])."""
+    f = small.astype(np.float32)
+    f -= float(f.mean())  # keeps E[x^2] - E[x]^2 well conditioned in float32
+    mean = cv2.resize(f, GRID, interpolation=cv2.INTER_AREA)
+    mean_sq = cv2.resize(f * f, GRID, interpolation=cv2.INTER_AREA)
+    return np.sqrt(np.maximum(mean_sq - mean * mean, 0.0))
+
+
+def _histogram(small: np.ndarray) -> np.ndarray:
+    return cv2.calcHist([small], [0], None, [HIST_BINS], [0, 256])
+
+
+def _phase(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float, float]:
+    """Shift of ``cur`` against ``ref`` and the peak response, Hanning-windowed.
+
+    The window is applied here rather than passed to cv2.phaseCorrelate: given a window, OpenCV 5.0
+    multiplies it into the *input arrays in place* (views included), which corrupted the callers' images.
+    """
+    h, w = ref.shape
+    win = _hanning(w, h)
+    (dx, dy), response = cv2.phaseCorrelate(ref * win, cur * win)
+    return dx, dy, response
+
+
+def _fit_regions(ref: np.ndarray, cur: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    """A 2x3 motion [A | t] (centred coordinates) from the 2x2 regions of the overlap of ``ref`` and
+    ``cur`` after the translation (dx, dy): each region is phase correlated on its own, and a
+    similarity (zoom, rotation, translation) is fitted to the regions' shifts, weighted by their
+    responses; the region that fits worst is dropped while it is off by more than _FIT_TOLERANCE.
+    With fewer than _MIN_REGIONS usable regions the motion is the translation alone."""
+    h, w = ref.shape
+    ix, iy = round(dx), round(dy)
+    x0, x1 = max(0, -ix), min(w, w - ix)
+    y0, y1 = max(0, -iy), min(h, h - iy)
+    found: list[tuple[float, float, float, float, float]] = []  # x, y, shift x, shift y, weight
+    if x1 - x0 >= 4 * _MIN_REGION and y1 - y0 >= 2 * _MIN_REGION:
+        xm, ym = (x0 + x1) // 2, (y0 + y1) // 2
+        for ax, bx in ((x0, xm), (xm, x1)):
+            for ay, by in ((y0, ym), (ym, y1)):
+                bw, bh = _fft_size(bx - ax), _fft_size(by - ay)
+                r = ref[ay : ay + bh, ax : ax + bw]
+                c = cur[ay + iy : ay + iy + bh, ax + ix : ax + ix + bw]
+                rx, ry, rr = _phase(r, c)
+                if rr >= _REGION_RESPONSE:
+                    px, py = ax + bw / 2 - w / 2, ay + bh / 2 - h / 2
+                    found.append((px, py, ix + rx, iy + ry, rr))
+    while len(found) >= _MIN_REGIONS:
+        # shift_x = tx + a*x - b*y ; shift_y = ty + b*x + a*y  (zoom a, small rotation b), weighted
+        rows, rhs = [], []
+        for px, py, sx, sy, wt in found:
+            rows += [(wt, 0.0, wt * px, -wt * py), (0.0, wt, wt * py, wt * px)]
+            rhs += [wt * sx, wt * sy]
+        design, target = np.array(rows), np.array(rhs)
+        try:  # the normal equations of 4 unknowns: much cheaper than lstsq
+            tx, ty, a, b = np.linalg.solve(design.T @ design, design.T @ target)
+        except np.linalg.LinAlgError:
+            return _translation(dx, dy)
+        off = [
+            math.hypot(tx + a * px - b * py - sx, ty + b * px + a * py - sy)
+            for px, py, sx, sy, _ in found
+        ]
+        worst = int(np.argmax(off))
+        if off[worst] <= _FIT_TOLERANCE or len(found) == _MIN_REGIONS:
+            return np.array([[1.0 + a, -b, tx], [b, 1.0 + a, ty]])
+        del found[worst]
+    return _translation(dx, dy)
+
+
+def _compose(motion: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """``step`` measured on a picture already warped back by ``motion``, folded into ``motion``."""
+    a_m, t_m = motion[:, :2], motion[:, 2]
+    return np.hstack([a_m @ step[:, :2], (a_m @ step[:, 2] + t_m)[:, None]])
+
+
+def _translation(dx: float, dy: float) -> np.ndarray:
+    return np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]])
+
+
+def _align(ref: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, float]:
+    """The motion of ``cur`` against ``ref`` as a 2x3 matrix in centred coordinates (content at p in
+    ``ref`` is at ``A p + t`` in ``cur``) and the phase-correlation response of the final alignment.
+
+    A whole-frame phase correlation gives the translation; the quadrants of the overlap, phase
+    correlated again, give rotation and zoom. A rotation/zoom is only kept when ``cur`` warped back by
+    it gives a clearly higher whole-frame response than the translation alone (a region of sky or of
+    moving content can mislead the fit); it is then refined on the warped picture while the
+    corrections shrink or the response holds (at most _ALIGN_ROUNDS rounds), so that rotations of several degrees, which
+    smear a single phase-correlation peak, are still measured.
+    Healthy frames (no rotation) cost one whole-frame and four region correlations.
+    """
+    full_h, full_w = ref.shape
+    h, w = _fft_size(full_h), _fft_size(full_w)
+    oy, ox = (full_h - h) // 2, (full_w - w) // 2  # a centred crop of a fast DFT size
+    ref, cur = ref[oy : oy + h, ox : ox + w], cur[oy : oy + h, ox : ox + w]
+    motion, warped = _IDENTITY, cur
+    dx, dy, response = _phase(ref, cur)
+    last_size = math.inf
+    for round_ in range(_ALIGN_ROUNDS):
+        if response < _REGION_RESPONSE:  # no whole-frame peak (a large rotation?): ask the regions
+            dx = dy = 0.0
+        step = _fit_regions(ref, warped, dx, dy)
+        size = float(np.abs(step[:, :2] - np.eye(2)).max())
+        if size < _ALIGN_SETTLED:  # no rotation/zoom: the whole-frame translation stands
+            break
+        # the fit with its zoom, and without (a rough first fit often invents some zoom)
+        best = None
+        for a_step in (step[:, :2], _without_zoom(step[:, :2])):
+            candidate = _compose(motion, np.hstack([a_step, step[:, 2:]]))
+            candidate_warped = _warp_to_reference(cur, candidate)
+            found = (*_phase(ref, candidate_warped), candidate, candidate_warped)
+            if best is None or found[2] > best[2]:
+                best = found
+        cdx, cdy, candidate_response, candidate, candidate_warped = best
+        if round_ == 0:
+            if candidate_response < response + _ALIGN_SLACK:
+                break  # the rotation/zoom does not fit better than the translation alone
+        elif size >= last_size and candidate_response < response - _ALIGN_SLACK:
+            break  # a refinement must shrink or keep the fit
+        motion, warped, last_size = candidate, candidate_warped, size
+        dx, dy, response = cdx, cdy, candidate_response
+    return _recentre(_compose(motion, _translation(dx, dy)), full_w, full_h, w, h), _clip01(
+        response
+    )
+
+
+def _without_zoom(a: np.ndarray) -> np.ndarray:
+    """The rotation part of a similarity's 2x2 matrix."""
+    angle = math.atan2(a[1, 0], a[0, 0])
+    return np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+
+
+def _recentre(motion: np.ndarray, full_w: int, full_h: int, w: int, h: int) -> np.ndarray:
+    """``motion`` measured on a centred w x h crop, in the coordinates centred on the full frame."""
+    d = np.array(
+        [full_w / 2 - ((full_w - w) // 2 + w / 2), full_h / 2 - ((full_h - h) // 2 + h / 2)]
+    )
+    a_m = motion[:, :2]
+    return np.hstack([a_m, (motion[:, 2] + (a_m - np.eye(2)) @ d)[:, None]])
+
+
+def _clip01(x: float) -> float:
+    return min(max(float(x), 0.0), 1.0)
+
+
+def _warp_to_reference(cur: np.ndarray, motion: np.ndarray) -> np.ndarray:
+    """``cur`` resampled onto the reference's geometry: aligned(p) = cur(A p + t) (centred p)."""
+    h, w = cur.shape
+    centre = np.array([w / 2, h / 2])
+    a_m, t_m = motion[:, :2], motion[:, 2]
+    to_cur = np.hstack([a_m, (t_m + centre - a_m @ centre)[:, None]])
+    return cv2.warpAffine(
+        cur, to_cur, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REFLECT,
+    )  # fmt: skip
+
+
+def _structure_loss(ref: np.ndarray, cur: np.ndarray, motion: np.ndarray) -> float | None:
+    """Share of the reference's textured GRID blocks (inside the view after ``motion``) whose aligned
+    content no longer correlates with the reference (normalised correlation below STRUCTURE_NCC).
+    Invariant to brightness and contrast; a covered, smeared or fogged part of the lens loses it. None
+    when the reference has no textured block inside the view."""
+    h, w = ref.shape
+    moved = (
+        np.abs(motion[:, :2] - _IDENTITY[:, :2]).max() > 1e-3 or np.abs(motion[:, 2]).max() > 1.0
+    )
+    aligned = _warp_to_reference(cur, motion) if moved else cur
+    r = ref - float(ref.mean())
+    c = aligned - float(aligned.mean())
+    mean_r, mean_c = (cv2.resize(x, GRID, interpolation=cv2.INTER_AREA) for x in (r, c))
+    var_r, var_c, cov = (
+        cv2.resize(x, GRID, interpolation=cv2.INTER_AREA) for x in (r * r, c * c, r * c)
+    )
+    var_r = var_r - mean_r * mean_r
+    var_c = var_c - mean_c * mean_c
+    cov = cov - mean_r * mean_c
+    ncc = cov / np.sqrt(np.maximum(var_r, 0.0) * np.maximum(var_c, 0.0) + 1e-3)
+    inside = True
+    if moved:  # blocks whose four corners stay inside the current frame under the motion
+        gx = np.linspace(0, w, GRID[0] + 1) - w / 2
+        gy = np.linspace(0, h, GRID[1] + 1) - h / 2
+        px, py = np.meshgrid(gx, gy)
+        qx = motion[0, 0] * px + motion[0, 1] * py + motion[0, 2] + w / 2
+        qy = motion[1, 0] * px + motion[1, 1] * py + motion[1, 2] + h / 2
+        corner_in = (qx >= -0.5) & (qx <= w + 0.5) & (qy >= -0.5) & (qy <= h + 0.5)
+        inside = corner_in[:-1, :-1] & corner_in[1:, :-1] & corner_in[:-1, 1:] & corner_in[1:, 1:]
+    textured = inside & (var_r >= TEXTURE_STD * TEXTURE_STD)
+    count = int(np.count_nonzero(textured))
+    if count == 0:
+        return None
+    return float(np.count_nonzero(textured & (ncc < STRUCTURE_NCC))) / count
+
+
+def _corner_displacement(motion: np.ndarray, w: int, h: int) -> float:
+    """Largest movement of a frame corner under ``motion`` (pixels of the aligned images)."""
+    corners = np.array([[-w / 2, -h / 2], [w / 2, -h / 2], [-w / 2, h / 2], [w / 2, h / 2]])
+    moved = corners @ motion[:, :2].T + motion[:, 2]
+    return float(np.hypot(*(moved - corners).T).max())
+
+
+def measure(
+    jpeg: bytes,
+    reference: np.ndarray | None,
+    previous: np.ndarray | None,
+    *,
+    scale: int = 4,
+) -> Measurement:
+    """Raw figures of one JPEG frame (see `Measurement`). Pure and picklable: run it in a process pool.
+
+    ``reference`` and ``previous`` are ``small`` pictures of earlier measurements of the same camera (from
+    `CameraVision.state_for_pool`); one of a different size (the camera changed resolution) is ignored,
+    and its figures are None. Raises `FrameError("bad_frame")` for empty, undecodable or too small frames.
+    """
+    if scale not in _DECODE_FLAGS:
+        raise ValueError(f"scale must be one of {sorted(_DECODE_FLAGS)}, not {scale}")
+    if not jpeg:
+        raise FrameError("bad_frame", "empty")
+    grey = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), _DECODE_FLAGS[scale])
+    if grey is None or grey.ndim != 2 or grey.size == 0:
+        raise FrameError("bad_frame", "not a decodable image")
+    height, width = grey.shape[0] * scale, grey.shape[1] * scale
+    if width < MIN_WIDTH or height < MIN_HEIGHT:
+        raise FrameError("bad_frame", f"{width}x{height} is smaller than {MIN_WIDTH}x{MIN_HEIGHT}")
+
+    hist = cv2.calcHist([grey], [0], None, [256], [0, 256]).ravel().astype(np.float64)
+    total = float(grey.size)
+    mean = float(hist @ _LEVELS) / total
+    brightness = mean / 255.0
+    dark_share = float(hist[:DARK_LEVEL].sum()) / total
+    lap = cv2.Laplacian(grey, cv2.CV_16S)
+    sharpness = float(cv2.meanStdDev(lap)[1][0, 0]) ** 2
+    contrast = math.sqrt(max(float(hist @ (_LEVELS * _LEVELS)) / total - mean * mean, 0.0))
+    noise = _noise_sigma(grey)
+
+    small = _small_copy(grey)
+    smooth = cv2.blur(small, (3, 3))  # texture and structure above the sensor noise
+    std = _block_std(smooth)
+    occlusion = float(np.count_nonzero(std < TEXTURE_STD)) / std.size
+    histogram_distance = structure_loss = displacement = response = None
+    shift_x = shift_y = rotation = None
+    if reference is not None and reference.shape == small.shape:
+        histogram_distance = float(
+            cv2.compareHist(_histogram(reference), _histogram(small), cv2.HISTCMP_BHATTACHARYYA)
+        )
+        sh, sw = small.shape
+        ref_f = reference.astype(np.float32)
+        ref_smooth = cv2.blur(reference, (3, 3)).astype(np.float32)
+        motion, response = _align(ref_f, small.astype(np.float32))
+        # without a confident alignment the structure is compared where it is
+        structure_loss = _structure_loss(
+            ref_smooth,
+            smooth.astype(np.float32),
+            motion if response >= ALIGN_CONFIDENT else _IDENTITY,
+        )
+        factor = width / sw  # full-resolution pixels per small-copy pixel
+        displacement = _corner_displacement(motion, sw, sh) * factor
+        shift_x, shift_y = float(motion[0, 2]) * factor, float(motion[1, 2]) * factor
+        # image y points down: a positive angle here is clockwise on screen
+        rotation = -math.degrees(math.atan2(motion[1, 0], motion[0, 0]))
+    change = None
+    if previous is not None and previous.shape == small.shape:
+        k = (CHANGE_BLUR, CHANGE_BLUR)
+        diff = cv2.absdiff(cv2.blur(small, k), cv2.blur(previous, k))
+        change = float(cv2.mean(cv2.subtract(diff, CHANGE_NOISE))[0])
+    return Measurement(
+        width=width,
+        height=height,
+        scale=scale,
+        brightness_ratio=brightness,
+        dark_share=dark_share,
+        sharpness=sharpness,
+        contrast=contrast,
+        noise=noise,
+        occlusion_ratio=occlusion,
+        structure_loss=structure_loss,
+        histogram_distance=histogram_distance,
+        displacement_pixels=displacement,
+        response=response,
+        shift_x=shift_x,
+        shift_y=shift_y,
+        rotation_degrees=rotation,
+        change=change,
+        small=small,
+    )
+
+
+def measured_detail(m: Measurement) -> float:
+    """What the blur check compares: the Laplacian variance left after the sensor noise's share,
+    over the grey variance. Neither brightness, contrast nor the noise level move it; blur does."""
+    signal = max(m.sharpness - LAPLACIAN_NOISE_GAIN * m.noise * m.noise, 0.0)
+    return signal / max(m.contrast, 1.0) ** 2
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When a measured figure is a problem. Defaults were set on the photographs of
+    tests/test_frame_analysis.py (docs/frame-detection.md has the rates they give)."""
+
+    # black: the mean grey is at most this share of white ...
+    dark_brightness: float = 0.10
+    # ... and at least this share of the pixels is darker than DARK_LEVEL (40/255)
+    dark_share: float = 0.90
+    # blur works on *detail* = sharpness / contrast^2 (Laplacian variance over grey variance), which
+    # does not move with brightness or contrast: a frame is blurred when its detail is below this
+    # share of the camera's baseline (median detail of its last `baseline_frames` healthy frames) ...
+    blur_relative: float = 0.5
+    baseline_frames: int = 30
+    # ... once the baseline holds at least this many frames ...
+    baseline_min_frames: int = 5
+    # ... or, baseline or not, when the detail is below this floor (only very soft pictures)
+    blur_floor: float = 0.01
+    # occluded: at least this share of the picture is without texture (a wall, the sky, a cover) ...
+    occlusion_share: float = 0.8
+    # ... or at least this share of the reference's textured blocks is no longer seen (aligned
+    # normalised correlation below STRUCTURE_NCC): a hand, a leaf, a smear over part of the lens
+    structure_loss: float = 0.4
+    # displaced: a frame corner moved more than this many full-resolution pixels against the
+    # reference (translation, rotation and zoom together) ...
+    displacement_pixels: float = 40.0
+    # ... and the alignment is confident (phase-correlation response); below it: "cannot tell"
+    displacement_response: float = ALIGN_CONFIDENT
+    # frozen: the change against the last changed picture stays below this (mean grey levels beyond
+    # CHANGE_NOISE after a 5x5 blur of the small copy; sensor noise measures ~0.1) ...
+    frozen_change: float = 0.5
+    # ... for at least this many seconds
+    frozen_seconds: float = 120.0
+    # a healthy frame replaces the reference when the reference is older than this
+    reference_refresh_seconds: float = 3600.0
+
+
+@dataclass(frozen=True, eq=False)
+class FrameResult:
+    """The judgement of one frame. ``problems`` has all five names; ``started`` lists the problems that
+    were False for the previous frame and are True now (store evidence for those)."""
+
+    brightness_ratio: float
+    sharpness: float  # Laplacian variance at 1/scale (see Measurement)
+    occlusion_ratio: float  # textureless share of the picture
+    structure_loss: float | None  # share of the reference's structure no longer seen
+    displacement_pixels: float | None  # None without a reference or without a confident alignment
+    response: float | None  # alignment confidence (0..1), None without a reference
+    sharpness_ratio: float | None  # detail against the baseline median (None before the baseline)
+    change: float | None  # against the last changed picture
+    unchanged_seconds: float  # how long the picture has not changed beyond noise
+    problems: dict[str, bool]
+    started: list[str]
+
+
+class CameraVision:
+    """Per-camera history and judgement. Cheap: run it in the caller's process, `measure` in a pool:
+
+        reference, previous = vision.state_for_pool()
+        m = await loop.run_in_executor(pool, measure, jpeg, reference, previous)
+        result = vision.judge(m, time.time())
+
+    History:
+
+    * the *reference* picture is set from the first healthy frame (no problem at all) and replaced by a
+      healthy frame once it is older than ``reference_refresh_seconds``; a frame with any problem never
+      touches it, so a turned camera stays ``displaced`` until `reset_reference` (an operator accepting
+      the new view) or until it turns back;
+    * the *sharpness baseline* is the detail of the last ``baseline_frames`` healthy frames;
+    * the *previous* picture is the last picture that changed (not simply the last frame), so a slow
+      drift of the scene adds up to a change; ``unchanged_seconds`` counts from it.
+
+    Precedence (one cause, one problem): ``black`` explains everything else, so a black frame is not
+    also blurred, occluded, displaced or frozen. ``occluded`` explains blur, displacement and a frozen
+    picture (a covered lens sees nothing sharp, nothing to align and nothing moving). ``blur``,
+    ``displaced`` and ``frozen`` are independent of each other.
+    """
+
+    def __init__(self, thresholds: Thresholds | None = None) -> None:
+        self.thresholds = thresholds or Thresholds()
+        self._reference: np.ndarray | None = None
+        self._reference_at = 0.0
+        self._previous: np.ndarray | None = None
+        self._unchanged_since: float | None = None
+        self._details: deque[float] = deque(maxlen=self.thresholds.baseline_frames)
+        self._problems = dict.fromkeys(PROBLEMS, False)
+        self._geometry: tuple[int, int, int] | None = None
+
+    @property
+    def reference(self) -> np.ndarray | None:
+        return self._reference
+
+    @property
+    def previous(self) -> np.ndarray | None:
+        return self._previous
+
+    @property
+    def problems(self) -> dict[str, bool]:
+        return dict(self._problems)
+
+    def state_for_pool(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(reference, previous) to pass to `measure` for this camera's next frame."""
+        return self._reference, self._previous
+
+    def reset_reference(self) -> None:
+        """Forget the reference: the next healthy frame becomes it (after a camera was re-aimed)."""
+        self._reference = None
+
+    def judge(self, m: Measurement, now: float) -> FrameResult:
+        """Judge one measured frame taken at ``now`` (unix seconds) and update the history."""
+        t = self.thresholds
+        geometry = (m.width, m.height, m.scale)
+        if geometry != self._geometry:
+            # first frame, or the camera changed resolution: the history no longer compares
+            self._geometry = geometry
+            self._reference = self._previous = self._unchanged_since = None
+            self._details.clear()
+        detail = measured_detail(m)
+        baseline = None
+        if self._details and len(self._details) >= t.baseline_min_frames:
+            baseline = statistics.median(self._details)
+        sharpness_ratio = detail / baseline if baseline else None
+        confident = m.response is not None and m.response >= t.displacement_response
+        displacement = m.displacement_pixels if confident else None
+
+        if self._unchanged_since is None or m.change is None or m.change >= t.frozen_change:
+            self._previous = m.small
+            self._unchanged_since = now
+        unchanged = max(now - self._unchanged_since, 0.0)
+
+        black = m.brightness_ratio <= t.dark_brightness and m.dark_share >= t.dark_share
+        occluded = not black and (
+            m.occlusion_ratio >= t.occlusion_share
+            or (m.structure_loss is not None and m.structure_loss >= t.structure_loss)
+        )
+        clear = not black and not occluded
+        blur = clear and (
+            detail < t.blur_floor
+            or (sharpness_ratio is not None and sharpness_ratio < t.blur_relative)
+        )
+        displaced = clear and displacement is not None and displacement > t.displacement_pixels
+        frozen = clear and unchanged >= t.frozen_seconds
+        problems = {
+            "black": black,
+            "blur": blur,
+            "occluded": occluded,
+            "displaced": displaced,
+            "frozen": frozen,
+        }
+        started = [p for p in PROBLEMS if problems[p] and not self._problems[p]]
+        self._problems = problems
+
+        if not any(problems.values()):
+            self._details.append(detail)
+            if self._reference is None or now - self._reference_at >= t.reference_refresh_seconds:
+                self._reference = m.small
+                self._reference_at = now
+        return FrameResult(
+            brightness_ratio=m.brightness_ratio,
+            sharpness=m.sharpness,
+            occlusion_ratio=m.occlusion_ratio,
+            structure_loss=m.structure_loss,
+            displacement_pixels=displacement,
+            response=m.response,
+            sharpness_ratio=sharpness_ratio,
+            change=m.change,
+            unchanged_seconds=unchanged,
+            problems=problems,
+            started=started,
+        )

@@ -1,0 +1,92 @@
+"""Web routes of the frame checks: evidence frames, reference reset, live results WebSocket.
+
+`/evidence` lists the newest evidence frame of every camera and problem; `/evidence/{camera}/latest`
+answers with the newest JPEG (optionally `?problem=blur`), which alert descriptions link to; keys are
+validated by the store, so a path can never leave it.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+
+from aiohttp import web
+
+from exporter.api import authorized
+from exporter.sources.frames.evidence import Evidence, EvidenceError
+from exporter.sources.frames.source import FrameSource
+
+FRAMES_KEY = web.AppKey("frames", FrameSource)
+
+
+async def _latest(request: web.Request, camera: str) -> list[Evidence]:
+    try:
+        return await request.app[FRAMES_KEY].evidence.latest(camera)
+    except (EvidenceError, ValueError):
+        return []
+
+
+async def evidence_index(request: web.Request) -> web.Response:
+    source = request.app[FRAMES_KEY]
+    rows = []
+    for camera in sorted(source.vision):
+        for ev in sorted(await _latest(request, camera), key=lambda e: -e.time):
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ev.time))
+            link = f"/evidence/file/{html.escape(ev.key)}"
+            rows.append(
+                f"<tr><td>{html.escape(camera)}</td><td>{html.escape(ev.problem)}</td>"
+                f'<td>{when}</td><td><a href="{link}">frame</a></td></tr>'
+            )
+    body = "\n".join(rows) or '<tr><td colspan="4">No evidence kept yet.</td></tr>'
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Vigil: frame evidence</title>
+<style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:.2em .8em;text-align:left}}</style>
+</head><body><h1>Frame evidence</h1><p><a href="/">Back to the status page</a></p>
+<table><tr><th>camera</th><th>problem</th><th>started</th><th></th></tr>
+{body}
+</table></body></html>
+"""
+    return web.Response(text=page, content_type="text/html")
+
+
+async def evidence_latest(request: web.Request) -> web.Response:
+    camera = request.match_info["camera"]
+    problem = request.query.get("problem")
+    found = [e for e in await _latest(request, camera) if problem in (None, e.problem)]
+    if not found:
+        return web.Response(status=404, text="no evidence kept for this camera\n")
+    newest = max(found, key=lambda e: e.time)
+    raise web.HTTPFound(f"/evidence/file/{newest.key}")
+
+
+async def evidence_file(request: web.Request) -> web.Response:
+    try:
+        jpeg = await request.app[FRAMES_KEY].evidence.open(request.match_info["key"])
+    except EvidenceError as exc:
+        return web.Response(status=503, text=f"evidence store unavailable ({exc.reason})\n")
+    if jpeg is None:
+        return web.Response(status=404, text="no such evidence\n")
+    return web.Response(body=jpeg, content_type="image/jpeg")
+
+
+async def reset_reference(request: web.Request) -> web.Response:
+    refused = authorized(request)
+    if refused is not None:
+        return refused
+    if not request.app[FRAMES_KEY].reset_reference(request.match_info["id"]):
+        return web.json_response({"error": "no frame analysed for this camera yet"}, status=404)
+    return web.Response(status=204)
+
+
+def add_frame_routes(app: web.Application, frames: FrameSource) -> None:
+    app[FRAMES_KEY] = frames
+    app.router.add_get("/evidence", evidence_index)
+    app.router.add_get("/evidence/file/{key:.+}", evidence_file)
+    app.router.add_get("/evidence/{camera}/latest", evidence_latest)
+    app.router.add_post("/api/v1/cameras/{id}/reference/reset", reset_reference)
+    app.router.add_get("/ws/results", frames.hub.handler)
+
+    async def close_hub(app: web.Application) -> None:
+        await frames.hub.close()
+
+    app.on_shutdown.append(close_hub)

@@ -1,0 +1,309 @@
+"""Frame-quality source: fetch or receive JPEG frames, analyse them in a process pool, publish.
+
+Frames come from two places: cameras of the target store that have a `frame_url` (one fresh frame per
+`frame` interval, HTTP snapshot or RTSP), and a Redis stream that other services push frames into
+(consumer group, acked after analysis). Every frame goes the same way: `measure` (decode at 1/4 and the
+CPU-heavy figures) in a process pool, `CameraVision.judge` (the camera's own history) here, then the
+metrics, the evidence store for problems that just started, and the live results WebSocket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import multiprocessing
+import random
+import re
+import socket
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+import aiohttp
+
+from exporter.analysis.frames import CameraVision, FrameError, Thresholds, init_worker, measure
+from exporter.config import FramesConfig, FrameThresholdsConfig
+from exporter.metrics import FRAME_ERROR_REASONS, FRAME_PROBLEMS, Metrics
+from exporter.results_hub import ResultsHub
+from exporter.sources.frames.evidence import EvidenceError, EvidenceStore
+from exporter.sources.frames.fetch import FrameFetchError, fetch_frame
+from exporter.sources.frames.redact import redact_url
+from exporter.sources.frames.redis_stream import RedisFrameConsumer
+from exporter.targets import CameraTarget, TargetStore
+
+log = logging.getLogger("vigil.frames")
+
+SOURCE = "frames"
+CHECK = "frame"
+SYNC_EVERY = 1.0  # seconds between looks at the target store for new or deleted cameras
+PRUNE_EVERY = 3600.0
+RTSP_THREADS = 32  # RTSP frames fetched at once (each open takes ~1-3 s of a thread)
+CAMERA_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")  # the registration API's id rule
+
+
+def thresholds_for(config: FramesConfig, camera: str) -> Thresholds:
+    """The analysis defaults, then the section's thresholds, then the camera's own."""
+
+    def apply(base: Thresholds, layer: FrameThresholdsConfig) -> Thresholds:
+        changes = {
+            f.name: getattr(layer, f.name)
+            for f in dataclasses.fields(FrameThresholdsConfig)
+            if getattr(layer, f.name) is not None
+        }
+        return dataclasses.replace(base, **changes)
+
+    result = apply(Thresholds(), config.thresholds)
+    for override in config.overrides:
+        if override.camera == camera:
+            result = apply(result, override)
+    return result
+
+
+class FrameSource:
+    def __init__(
+        self,
+        *,
+        metrics: Metrics,
+        config: FramesConfig,
+        store: TargetStore | None,
+        default_interval: float,
+        evidence: EvidenceStore,
+        hub: ResultsHub,
+        session: aiohttp.ClientSession,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.metrics = metrics
+        self.config = config
+        self.store = store
+        self.default_interval = default_interval
+        self.evidence = evidence
+        self.hub = hub
+        self.session = session
+        self.clock = clock
+        self.vision: dict[str, CameraVision] = {}
+        self._pool: ProcessPoolExecutor | None = None
+        # RTSP opens block a thread for seconds each: their own threads, not the loop's default pool
+        self._rtsp_threads = ThreadPoolExecutor(RTSP_THREADS, thread_name_prefix="rtsp")
+        self._loops: dict[str, tuple[CameraTarget, asyncio.Task]] = {}
+        self._tasks: list[asyncio.Task] = []
+        self._consumer: RedisFrameConsumer | None = None
+        self._skipped_seen = 0
+        metrics.init_check(SOURCE, CHECK, default_interval, FRAME_ERROR_REASONS)
+        metrics.frames_skipped.set(["redis"], 0)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        # forkserver: forking a process that runs an event loop and threads is not safe
+        context = multiprocessing.get_context("forkserver")
+        self._pool = ProcessPoolExecutor(
+            self.config.workers, mp_context=context, initializer=init_worker
+        )
+        try:
+            await self.evidence.start()
+        except EvidenceError as exc:
+            log.error("evidence store not usable (%s): %s", exc.reason, exc)
+        self._tasks.append(asyncio.create_task(self._supervise(), name="frames-targets"))
+        self._tasks.append(asyncio.create_task(self._prune_loop(), name="frames-evidence-prune"))
+        redis = self.config.redis
+        if redis is not None:
+            self._consumer = RedisFrameConsumer(
+                redis.url.reveal(),
+                redis.stream,
+                redis.group,
+                redis.consumer or socket.gethostname(),
+                min_interval=redis.min_interval,
+            )
+            self._tasks.append(asyncio.create_task(self._consume(), name="frames-redis"))
+        self.metrics.source_up.set([SOURCE, ""], 1)
+
+    async def stop(self) -> None:
+        tasks = self._tasks + [task for _, task in self._loops.values()]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._loops.clear()
+        if self._consumer is not None:
+            await self._consumer.close()
+        with contextlib.suppress(Exception):
+            await self.evidence.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        self._rtsp_threads.shutdown(wait=False, cancel_futures=True)
+
+    # -- cameras with a frame_url ----------------------------------------------------------------
+    def interval(self, target: CameraTarget) -> float:
+        return self.default_interval if target.frame is None else target.frame
+
+    async def _supervise(self) -> None:
+        version = None
+        first = True
+        while True:
+            if self.store is not None and self.store.version != version:
+                version = self.store.version
+                self._sync(first)
+                first = False
+            await asyncio.sleep(SYNC_EVERY)
+
+    def _sync(self, first: bool) -> None:
+        wanted = {t.id: t for t in self.store.all() if t.frame_url and self.interval(t) > 0}
+        for camera, (target, task) in list(self._loops.items()):
+            if wanted.get(camera) != target:
+                task.cancel()
+                del self._loops[camera]
+                if camera not in wanted:
+                    self._forget(camera)
+        for camera, target in wanted.items():
+            if camera not in self._loops:
+                delay = random.uniform(0, self.interval(target)) if first else 0.0
+                task = asyncio.create_task(self._camera_loop(target, delay))
+                self._loops[camera] = (target, task)
+
+    def _forget(self, camera: str) -> None:
+        self.vision.pop(camera, None)
+        for family in (
+            self.metrics.frame_success,
+            self.metrics.frame_brightness,
+            self.metrics.frame_sharpness,
+            self.metrics.frame_occlusion,
+            self.metrics.frame_displacement,
+            self.metrics.frame_unchanged,
+            self.metrics.frame_problem,
+            self.metrics.frame_evidence,
+        ):
+            family.drop(camera)
+
+    async def _camera_loop(self, target: CameraTarget, delay: float) -> None:
+        await asyncio.sleep(delay)
+        interval = self.interval(target)
+        while True:
+            started = time.monotonic()
+            try:
+                await self.check_camera(target)
+            except Exception:
+                log.exception("frame check of %s crashed; it runs again next interval", target.id)
+            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+    async def check_camera(self, target: CameraTarget) -> dict | None:
+        """Fetch one fresh frame of a registered camera and analyse it; the result, or None."""
+        t0 = time.perf_counter()
+        kind = "rtsp" if target.frame_url.startswith("rtsp") else "http"
+        try:
+            jpeg = await fetch_frame(
+                self.session, target.frame_url, self.config.timeout, self._rtsp_threads
+            )
+        except FrameFetchError as exc:
+            self._failed(target.id, exc.reason)
+            log.debug("frame of %s from %s: %s", target.id, redact_url(target.frame_url), exc)
+            return None
+        finally:
+            self.metrics.probe_duration.observe([SOURCE, CHECK], time.perf_counter() - t0)
+        return await self.analyse(target.id, jpeg, self.clock(), kind)
+
+    def _failed(self, camera: str, reason: str) -> None:
+        self.metrics.frame_success.set([camera], 0, camera)
+        self.metrics.probe_errors.inc([SOURCE, CHECK, reason])
+
+    # -- every frame -----------------------------------------------------------------------------
+    async def analyse(self, camera: str, jpeg: bytes, ts: float, kind: str) -> dict | None:
+        vision = self.vision.get(camera)
+        if vision is None:
+            vision = self.vision[camera] = CameraVision(thresholds_for(self.config, camera))
+        reference, previous = vision.state_for_pool()
+        loop = asyncio.get_running_loop()
+        t0 = time.perf_counter()
+        try:
+            m = await loop.run_in_executor(self._pool, measure, jpeg, reference, previous)
+        except FrameError as exc:
+            self._failed(camera, exc.reason)
+            return None
+        result = vision.judge(m, ts)
+        self.metrics.frame_analysis.observe([kind], time.perf_counter() - t0)
+        self._publish(camera, result)
+        for problem in result.started:
+            await self._keep_evidence(camera, problem, ts, jpeg)
+        live = {
+            "camera": camera,
+            "time": ts,
+            "values": {
+                "brightness_ratio": result.brightness_ratio,
+                "sharpness": result.sharpness,
+                "occlusion_ratio": result.occlusion_ratio,
+                "displacement_pixels": result.displacement_pixels,
+                "unchanged_seconds": result.unchanged_seconds,
+            },
+            "problems": [p for p, on in result.problems.items() if on],
+        }
+        self.hub.publish(live)
+        return live
+
+    def _publish(self, camera: str, r) -> None:
+        m = self.metrics
+        m.frame_success.set([camera], 1, camera)
+        m.frame_brightness.set([camera], r.brightness_ratio, camera)
+        m.frame_sharpness.set([camera], r.sharpness, camera)
+        m.frame_occlusion.set([camera], r.occlusion_ratio, camera)
+        m.frame_unchanged.set([camera], r.unchanged_seconds, camera)
+        if r.displacement_pixels is None:
+            m.frame_displacement.remove([camera], camera)  # no reference yet, or cannot tell
+        else:
+            m.frame_displacement.set([camera], r.displacement_pixels, camera)
+        for problem in FRAME_PROBLEMS:
+            m.frame_problem.set([camera, problem], 1 if r.problems.get(problem) else 0, camera)
+
+    async def _keep_evidence(self, camera: str, problem: str, ts: float, jpeg: bytes) -> None:
+        try:
+            kept = await self.evidence.put(camera, problem, ts, jpeg)
+        except (EvidenceError, ValueError) as exc:
+            reason = getattr(exc, "reason", "error")
+            log.warning("evidence of %s/%s not kept (%s): %s", camera, problem, reason, exc)
+            return
+        self.metrics.frame_evidence.set([camera, problem], kept.time, camera)
+        log.info("camera %s: %s started; evidence kept as %s", camera, problem, kept.key)
+
+    def summary(self) -> str:
+        problems = {cam for (cam, _), v in self.metrics.frame_problem.samples() if v == 1}
+        return (
+            f"{len(self.vision)} cameras with frame checks, {len(problems)} showing a problem now "
+            "(evidence frames: /evidence)."
+        )
+
+    def reset_reference(self, camera: str) -> bool:
+        vision = self.vision.get(camera)
+        if vision is None:
+            return False
+        vision.reset_reference()
+        return True
+
+    # -- frames pushed through Redis -------------------------------------------------------------
+    async def _consume(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        await consumer.start()
+        async for frame in consumer.frames():
+            try:
+                if CAMERA_ID.fullmatch(frame.camera):
+                    await self.analyse(frame.camera, frame.jpeg, frame.ts, "redis")
+                else:
+                    log.warning("redis frame with an unusable camera id skipped")
+            except Exception:
+                # one bad frame must not end the consumption; it is acked and not retried
+                log.exception("analysis of a redis frame of %r crashed", frame.camera)
+            await consumer.ack(frame)
+            skipped = consumer.skipped_total
+            if skipped != self._skipped_seen:
+                self.metrics.frames_skipped.inc(["redis"], skipped - self._skipped_seen)
+                self._skipped_seen = skipped
+
+    async def _prune_loop(self) -> None:
+        while True:
+            try:
+                removed = await self.evidence.prune(self.clock())
+                if removed:
+                    log.info("evidence: %d frame(s) past retention removed", removed)
+            except EvidenceError as exc:
+                log.warning("evidence prune failed (%s): %s", exc.reason, exc)
+            await asyncio.sleep(PRUNE_EVERY)
