@@ -6,28 +6,7 @@ from exporter import __version__
 from exporter.exposition import Registry
 
 ERROR_REASONS = ("timeout", "http_5xx", "http_4xx", "rate_limited", "bad_payload", "connection")
-NETWORK_ERROR_REASONS = (
-    "timeout",
-    "refused",
-    "unreachable",
-    "dns",
-    "connection",
-    "icmp_not_permitted",
-    "rtsp_no_answer",
-    "rtsp_bad_answer",
-)
 FRAME_PROBLEMS = ("black", "blur", "occluded", "displaced", "frozen")
-FRAME_ERROR_REASONS = (
-    "timeout",
-    "connection",
-    "http_4xx",
-    "http_5xx",
-    "not_an_image",
-    "rtsp_open",
-    "rtsp_read",
-    "bad_url",
-    "bad_frame",
-)
 ANALYSIS_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
 RTT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 

@@ -25,9 +25,10 @@ import aiohttp
 
 from exporter.analysis.frames import CameraVision, FrameError, Thresholds, init_worker, measure
 from exporter.config import FramesConfig, FrameThresholdsConfig
-from exporter.metrics import FRAME_ERROR_REASONS, FRAME_PROBLEMS, Metrics
+from exporter.metrics import FRAME_PROBLEMS, Metrics
 from exporter.results_hub import ResultsHub
 from exporter.sources.frames.evidence import EvidenceError, EvidenceStore
+from exporter.sources.frames.fetch import REASONS as FETCH_REASONS
 from exporter.sources.frames.fetch import FrameFetchError, fetch_frame
 from exporter.sources.frames.redact import redact_url
 from exporter.sources.frames.redis_stream import RedisFrameConsumer
@@ -90,7 +91,7 @@ class FrameSource:
         self._tasks: list[asyncio.Task] = []
         self._consumer: RedisFrameConsumer | None = None
         self._skipped_seen = 0
-        metrics.init_check(SOURCE, CHECK, default_interval, FRAME_ERROR_REASONS)
+        metrics.init_check(SOURCE, CHECK, default_interval, (*FETCH_REASONS, "bad_frame"))
         metrics.frames_skipped.set(["redis"], 0)
 
     # -- lifecycle -------------------------------------------------------------------------------

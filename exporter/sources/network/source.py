@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from exporter.metrics import NETWORK_ERROR_REASONS, Metrics
-from exporter.sources.network.errors import ProbeFailed
+from exporter.metrics import Metrics
+from exporter.sources.network.errors import REASONS, ProbeFailed
 from exporter.sources.network.icmp import Pinger
 from exporter.sources.network.tcp import resolve, tcp_probe
 from exporter.targets import CameraTarget, TargetStore
@@ -83,7 +83,7 @@ class NetworkSource:
         self._icmp_blocked = False
         for check in CHECKS:
             interval = getattr(defaults, check)
-            metrics.init_check(SOURCE, check, interval, NETWORK_ERROR_REASONS)
+            metrics.init_check(SOURCE, check, interval, REASONS)
         metrics.source_up.set([SOURCE, ""], 1)
 
     # -- configuration ---------------------------------------------------------------------------
