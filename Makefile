@@ -34,9 +34,11 @@ format: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix .
 
 bench: $(VENV)/.installed-test
+	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/fleet.py
 	$(BIN)/python bench/archive.py
 	$(BIN)/python bench/probes.py
+	$(BIN)/python bench/vision.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

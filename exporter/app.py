@@ -21,6 +21,7 @@ METRICS_KEY = web.AppKey("metrics", Metrics)
 SCHEDULER_KEY = web.AppKey("scheduler", Scheduler)
 _GZIP_CACHE = web.AppKey("gzip_cache", dict)
 STATUS_LINES_KEY = web.AppKey("status_lines", list)
+LINKS_KEY = web.AppKey("links", list)  # (href, title) pairs that sources add to the landing page
 
 
 def _gzip(body: bytes) -> bytes:
@@ -90,6 +91,10 @@ async def index_handler(request: web.Request) -> web.Response:
         rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
     table = "\n".join(rows) or '<tr><td colspan="6">No sources configured.</td></tr>'
     extra = "".join(f"<p>{html.escape(line())}</p>" for line in request.app[STATUS_LINES_KEY])
+    links = "".join(
+        f'<li><a href="{html.escape(href)}">{html.escape(title)}</a></li>'
+        for href, title in request.app[LINKS_KEY]
+    )
     has_inventory = any(st.source == "rt_api" for st in request.app[SCHEDULER_KEY].statuses())
     inventory = fleet_summary(request.app[METRICS_KEY]) if has_inventory else ""
     page = f"""<!doctype html>
@@ -98,7 +103,7 @@ async def index_handler(request: web.Request) -> web.Response:
 th{{border-bottom:1px solid #999}}</style></head>
 <body><h1>Vigil exporter</h1><p>Version {html.escape(__version__)}</p>
 <ul><li><a href="metrics">Metrics</a></li><li><a href="-/healthy">Health</a></li>
-<li><a href="-/ready">Readiness</a></li></ul>
+<li><a href="-/ready">Readiness</a></li>{links}</ul>
 <h2>Fleet</h2>
 {inventory}{extra}
 <h2>Checks</h2>
@@ -120,6 +125,7 @@ def make_app(
     app[METRICS_KEY] = metrics
     app[SCHEDULER_KEY] = scheduler
     app[STATUS_LINES_KEY] = list(status_lines)
+    app[LINKS_KEY] = []
     app[_GZIP_CACHE] = {}
     app.router.add_get("/", index_handler)
     app.router.add_get("/metrics", metrics_handler)

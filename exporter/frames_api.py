@@ -13,6 +13,7 @@ import time
 from aiohttp import web
 
 from exporter.api import authorized
+from exporter.app import LINKS_KEY
 from exporter.sources.frames.evidence import Evidence, EvidenceError
 from exporter.sources.frames.source import FrameSource
 
@@ -80,6 +81,7 @@ async def reset_reference(request: web.Request) -> web.Response:
 
 def add_frame_routes(app: web.Application, frames: FrameSource) -> None:
     app[FRAMES_KEY] = frames
+    app[LINKS_KEY].append(("evidence", "Frame evidence (newest frame of every problem)"))
     app.router.add_get("/evidence", evidence_index)
     app.router.add_get("/evidence/file/{key:.+}", evidence_file)
     app.router.add_get("/evidence/{camera}/latest", evidence_latest)

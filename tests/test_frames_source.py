@@ -146,6 +146,7 @@ frames:
             async with http.get(f"{exporter.url}/") as resp:
                 status_page = await resp.text()
             assert "1 cameras with frame checks, 1 showing a problem now" in status_page
+            assert 'href="evidence"' in status_page
 
             reset = f"{exporter.url}/api/v1/cameras/hall/reference/reset"
             async with http.post(reset) as resp:

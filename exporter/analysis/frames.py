@@ -25,12 +25,16 @@ sharpness baseline, the last picture that changed) and turns a `Measurement` int
 the `Thresholds`.
 
 Resolutions. With ``scale=4`` a 1920x1080 frame is decoded at 480x270 (the *decoded* image):
-brightness, dark share, sharpness and contrast are computed there, so ``sharpness`` is the Laplacian
-variance at 1/scale resolution and is only comparable between frames of the same size and scale (the
-blur check compares a camera with its own baseline). A second, *small* copy fitting 320x180 (for any
-16:9 input: 320x180; 1/6 of full resolution at 1080p, 1/4 at 720p) serves texture, histogram,
-alignment and change; it is what the caller keeps as reference and previous picture (57.6 kB), so
-little crosses the process boundary. Displacement is reported in full-resolution pixels.
+brightness, dark share, contrast, noise and sharpness are computed there, so ``sharpness`` is the
+Laplacian variance at 1/scale resolution and only comparable between frames of the same size and scale
+(the blur check compares a camera with its own baseline). A second, *small* copy (the decoded image
+reduced by the smallest integer factor that fits 320x180: 240x135 = 1/8 of full resolution for 1080p,
+320x180 = 1/4 for 720p) serves texture, histogram, alignment and change; it is what the caller keeps as
+reference and previous picture (32 to 58 kB), so little crosses the process boundary. Displacement
+is reported in full-resolution pixels.
+
+Cost (one core of this project's 2-core machine, 1080p JPEG of about 300 kB): about 4.7 ms per frame,
+of which the reduced decode is about 3.2 ms; see bench/vision.py and docs/frame-detection.md.
 
 NumPy and OpenCV only; no I/O and no imports from the rest of the project.
 """
@@ -55,19 +59,18 @@ _DECODE_FLAGS = {
     8: cv2.IMREAD_REDUCED_GRAYSCALE_8,
 }
 MIN_WIDTH, MIN_HEIGHT = 160, 90  # smallest full-resolution frame analysed
-SMALL_BOX = (320, 180)  # the small copy fits this box (width, height), aspect kept, never enlarged
+SMALL_BOX = (320, 180)  # the small copy fits this box (width, height)
 DARK_LEVEL = 40  # grey level below which a pixel counts as dark (dark_share)
-GRID = (16, 9)  # texture blocks across, down (20x20 pixels of a 320x180 small copy)
-TEXTURE_STD = (
-    2.5  # a block of the small copy with a grey standard deviation below this is textureless
-)
-STRUCTURE_NCC = (
-    0.5  # an aligned block correlating less than this with the reference lost its structure
-)
+GRID = (16, 9)  # texture blocks across, down (15x15 pixels of a 1080p small copy)
+# a block of the (3x3-blurred) small copy whose grey standard deviation is below this is textureless
+TEXTURE_STD = 2.5
+# an aligned block whose normalised correlation with the reference is below this lost its structure
+STRUCTURE_NCC = 0.5
 HIST_BINS = 32
 ALIGN_CONFIDENT = 0.2  # phase-correlation response from which an alignment is trusted
 CHANGE_BLUR = 5  # box blur (pixels of the small copy) before the frame difference ...
 CHANGE_NOISE = 2  # ... and grey-level differences up to this after it are noise, not change
+LAPLACIAN_NOISE_GAIN = 20.0  # the 3x3 Laplacian turns white noise of variance v into variance 20 v
 
 _MIN_REGION = 16  # smallest alignment region side (small-copy pixels)
 _REGION_RESPONSE = 0.05  # a region's phase correlation counts from this response on
@@ -79,7 +82,6 @@ _ALIGN_SETTLED = 0.005  # rotation/zoom below this (radians / ratio: 0.3 degrees
 _IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 _LEVELS = np.arange(256, dtype=np.float64)
 _NOISE_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
-LAPLACIAN_NOISE_GAIN = 20.0  # the 3x3 Laplacian turns white noise of variance v into variance 20 v
 
 
 class FrameError(Exception):
@@ -95,40 +97,44 @@ class FrameError(Exception):
 class Measurement:
     """Raw figures of one frame (see `measure`). Ratios are 0..1; pixels are full-resolution pixels.
 
-    Figures against the reference (``structure_loss`` .. ``rotation_degrees``) are None without a
-    reference of the same size, ``change`` is None without such a previous picture.
+    * ``width``, ``height``: the frame size, as the decoded size times ``scale`` (so rounded up to a
+      multiple of it); ``scale``: the decode reduction.
+    * ``brightness_ratio``: mean grey / 255; ``dark_share``: share of pixels below DARK_LEVEL.
+    * ``sharpness``: variance of the 3x3 Laplacian of the decoded image (at 1/scale resolution);
+      ``contrast``: its grey standard deviation; ``noise``: its sensor noise (grey standard
+      deviation, a robust estimate). The blur check uses all three (`measured_detail`).
+    * ``occlusion_ratio``: share of GRID blocks of the small copy without texture.
+    * Against the reference (None without a reference of the same size): ``structure_loss``, share
+      of the reference's textured blocks no longer seen after alignment; ``histogram_distance``,
+      Bhattacharyya distance of 32-bin grey histograms (0 same .. 1 disjoint; reported, not judged:
+      a 30 % brightness change moves it as far as a smear does); ``displacement_pixels``, the
+      largest movement of a frame corner under the measured motion; ``response``, the
+      phase-correlation peak of the final alignment (0 = cannot tell .. 1); ``shift_x``,
+      ``shift_y``, the translation of the picture content (right and down positive);
+      ``rotation_degrees``, its rotation (counter-clockwise on screen positive).
+    * ``change``: against ``previous`` (None without one of the same size), the mean grey
+      difference beyond CHANGE_NOISE after a CHANGE_BLUR box blur of both small copies.
+    * ``small``: the grey small copy (uint8, fits SMALL_BOX): the caller keeps it as history.
     """
 
-    width: (
-        int  # full-resolution frame size: the decoded size times scale (rounded up to a multiple)
-    )
+    width: int
     height: int
-    scale: int  # the decode reduction; ``sharpness`` and ``contrast`` are measured at 1/scale
-    brightness_ratio: float  # mean grey / 255
-    dark_share: float  # share of pixels below DARK_LEVEL
-    sharpness: float  # variance of the 3x3 Laplacian of the decoded grey image (at 1/scale)
-    contrast: float  # grey standard deviation of the decoded image
-    noise: float  # sensor noise estimate of the decoded image (grey standard deviation)
-    occlusion_ratio: (
-        float  # share of GRID blocks of the small copy without texture (std < TEXTURE_STD)
-    )
-    structure_loss: (
-        float | None
-    )  # share of the reference's textured blocks no longer seen (aligned)
-    histogram_distance: (
-        float | None
-    )  # Bhattacharyya distance of 32-bin histograms (0 same, 1 disjoint)
-    displacement_pixels: float | None  # largest movement of a frame corner against the reference
-    response: float | None  # phase-correlation peak of the final alignment: 0 (cannot tell) .. 1
-    shift_x: float | None  # translation of the picture against the reference (right, down positive)
+    scale: int
+    brightness_ratio: float
+    dark_share: float
+    sharpness: float
+    contrast: float
+    noise: float
+    occlusion_ratio: float
+    structure_loss: float | None
+    histogram_distance: float | None
+    displacement_pixels: float | None
+    response: float | None
+    shift_x: float | None
     shift_y: float | None
-    rotation_degrees: float | None  # rotation of the picture, counter-clockwise on screen positive
-    change: (
-        float | None
-    )  # mean grey difference to ``previous`` beyond CHANGE_NOISE (small copy, blurred)
-    small: np.ndarray = field(
-        repr=False
-    )  # grey small copy (uint8, fits SMALL_BOX): keep it as history
+    rotation_degrees: float | None
+    change: float | None
+    small: np.ndarray = field(repr=False)
 
 
 def init_worker() -> None:
@@ -155,9 +161,8 @@ def _noise_sigma(grey: np.ndarray) -> float:
     if h >= 64:  # the central half of the rows is plenty, and half the cost
         grey = grey[h // 4 : h - h // 4]
     response = cv2.filter2D(grey, cv2.CV_16S, _NOISE_KERNEL)[1:-1, 1:-1]
-    response = cv2.convertScaleAbs(
-        response
-    )  # |response|, saturated at 255 (the median is far below)
+    # |response|, saturated at 255 (the median is far below)
+    response = cv2.convertScaleAbs(response)
     hist = cv2.calcHist([response], [0], None, [256], [0, 256]).ravel()
     cdf = np.cumsum(hist)
     half = cdf[-1] / 2
@@ -206,7 +211,7 @@ def _phase(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float, float]:
     """Shift of ``cur`` against ``ref`` and the peak response, Hanning-windowed.
 
     The window is applied here rather than passed to cv2.phaseCorrelate: given a window, OpenCV 5.0
-    multiplies it into the *input arrays in place* (views included), which corrupted the callers' images.
+    multiplies it into the *input arrays in place* (views included), corrupting the callers' images.
     """
     h, w = ref.shape
     win = _hanning(w, h)
@@ -273,12 +278,13 @@ def _align(ref: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, float]:
     ``ref`` is at ``A p + t`` in ``cur``) and the phase-correlation response of the final alignment.
 
     A whole-frame phase correlation gives the translation; the quadrants of the overlap, phase
-    correlated again, give rotation and zoom. A rotation/zoom is only kept when ``cur`` warped back by
-    it gives a clearly higher whole-frame response than the translation alone (a region of sky or of
-    moving content can mislead the fit); it is then refined on the warped picture while the
-    corrections shrink or the response holds (at most _ALIGN_ROUNDS rounds), so that rotations of several degrees, which
-    smear a single phase-correlation peak, are still measured.
-    Healthy frames (no rotation) cost one whole-frame and four region correlations.
+    correlated again, give rotation and zoom (fitted with and without the zoom, the better kept). A
+    rotation/zoom is only kept when ``cur`` warped back by it gives a higher whole-frame response than
+    the translation alone (a region of sky or of moving content can mislead the fit); it is then
+    refined on the warped picture while the corrections shrink or the response holds (at most
+    _ALIGN_ROUNDS rounds), so that rotations of several degrees, which smear a single
+    phase-correlation peak, are still measured. Frames without rotation cost one whole-frame and four
+    region correlations. All on a centred crop of a fast DFT size, reported for the full frame.
     """
     full_h, full_w = ref.shape
     h, w = _fft_size(full_h), _fft_size(full_w)
@@ -310,9 +316,8 @@ def _align(ref: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, float]:
             break  # a refinement must shrink or keep the fit
         motion, warped, last_size = candidate, candidate_warped, size
         dx, dy, response = cdx, cdy, candidate_response
-    return _recentre(_compose(motion, _translation(dx, dy)), full_w, full_h, w, h), _clip01(
-        response
-    )
+    final = _compose(motion, _translation(dx, dy))
+    return _recentre(final, full_w, full_h, w, h), _clip01(response)
 
 
 def _without_zoom(a: np.ndarray) -> np.ndarray:
@@ -396,11 +401,13 @@ def measure(
     *,
     scale: int = 4,
 ) -> Measurement:
-    """Raw figures of one JPEG frame (see `Measurement`). Pure and picklable: run it in a process pool.
+    """Raw figures of one JPEG frame (see `Measurement`). Pure, top-level, picklable arguments and
+    result: run it in a process pool (see `init_worker`).
 
-    ``reference`` and ``previous`` are ``small`` pictures of earlier measurements of the same camera (from
-    `CameraVision.state_for_pool`); one of a different size (the camera changed resolution) is ignored,
-    and its figures are None. Raises `FrameError("bad_frame")` for empty, undecodable or too small frames.
+    ``reference`` and ``previous`` are ``small`` pictures of earlier measurements of the same camera
+    (from `CameraVision.state_for_pool`); one of a different size (the camera changed resolution) is
+    ignored and its figures are None. ``scale`` (1, 2, 4 or 8) is the JPEG decode reduction. Raises
+    `FrameError` with reason ``bad_frame`` for empty, undecodable or too small (< 160x90) frames.
     """
     if scale not in _DECODE_FLAGS:
         raise ValueError(f"scale must be one of {sorted(_DECODE_FLAGS)}, not {scale}")
@@ -491,9 +498,10 @@ class Thresholds:
     dark_brightness: float = 0.10
     # ... and at least this share of the pixels is darker than DARK_LEVEL (40/255)
     dark_share: float = 0.90
-    # blur works on *detail* = sharpness / contrast^2 (Laplacian variance over grey variance), which
-    # does not move with brightness or contrast: a frame is blurred when its detail is below this
-    # share of the camera's baseline (median detail of its last `baseline_frames` healthy frames) ...
+    # blur works on *detail* (`measured_detail`: the Laplacian variance minus the sensor noise's
+    # share, over the grey variance), which brightness, contrast and noise level do not move: a frame
+    # is blurred when its detail is below this share of the camera's baseline (the median detail of
+    # its last `baseline_frames` healthy frames) ...
     blur_relative: float = 0.5
     baseline_frames: int = 30
     # ... once the baseline holds at least this many frames ...
@@ -511,7 +519,8 @@ class Thresholds:
     # ... and the alignment is confident (phase-correlation response); below it: "cannot tell"
     displacement_response: float = ALIGN_CONFIDENT
     # frozen: the change against the last changed picture stays below this (mean grey levels beyond
-    # CHANGE_NOISE after a 5x5 blur of the small copy; sensor noise measures ~0.1) ...
+    # CHANGE_NOISE after a 5x5 blur of the small copy: sensor noise alone measures about 0.1, a
+    # vehicle crossing a tenth of the view well over 1) ...
     frozen_change: float = 0.5
     # ... for at least this many seconds
     frozen_seconds: float = 120.0
