@@ -19,11 +19,13 @@ import tempfile
 from pathlib import Path
 
 import yaml
+from aiohttp import web
 
 from exporter.config import parse_config
 from exporter.service import Exporter, wait_for_signal
 from exporter.simulate.fleet import SimulatedFleet
 from exporter.simulate.rt_api import serve_rt_api
+from exporter.simulate.snapshots import make_snapshot_app
 
 log = logging.getLogger("vigil.demo")
 
@@ -163,7 +165,12 @@ async def run_demo(cameras: int = 200, seed: int = 1, with_prometheus: bool = Tr
     fleet = SimulatedFleet(cameras=cameras, seed=seed)
     sim_runner = await serve_rt_api(fleet, "127.0.0.1", sim_port, api_key=api_key)
     api_token = secrets.token_hex(12)
-    listeners, targets = await network_cameras()
+    snapshots = web.AppRunner(make_snapshot_app())
+    await snapshots.setup()
+    snap_port = pick_port(0)
+    await web.TCPSite(snapshots, "127.0.0.1", snap_port).start()
+    evidence_dir = tempfile.mkdtemp(prefix="vigil-demo-evidence-")
+    listeners, targets = await network_cameras(snap_port)
     config = parse_config(
         f"""
 listen: "127.0.0.1:{exporter_port}"
@@ -177,8 +184,14 @@ cameras:
   icmp: 15s
   tcp: 15s
   timeout: 1s
+  frame: 15s
   targets:
-{targets}""",
+{targets}
+frames:
+  workers: 1
+  evidence:
+    directory: {evidence_dir}
+""",
         source_name="demo",
         env={"RT_API_KEY": api_key, "VIGIL_API_TOKEN": api_token},
     )
@@ -212,8 +225,10 @@ cameras:
         with contextlib.suppress(Exception):
             await exporter.stop()
         await sim_runner.cleanup()
+        await snapshots.cleanup()
         for server in listeners:
             server.close()
+        shutil.rmtree(evidence_dir, ignore_errors=True)
     return 0
 
 
@@ -221,8 +236,15 @@ DEMO_NETWORK_CAMERAS = 8  # loopback ports standing in for cameras checked direc
 DEMO_DEAD_CAMERAS = 2  # ports nobody listens on: cameras that fail their TCP check
 
 
-async def network_cameras() -> tuple[list[asyncio.Server], str]:
-    """Loopback listeners posing as cameras on the network, and their `targets:` YAML."""
+DEMO_FRAMES = ("healthy", "dark", "frozen")  # snapshot pictures of the first cameras
+
+
+async def network_cameras(snapshot_port: int) -> tuple[list[asyncio.Server], str]:
+    """Loopback listeners posing as cameras on the network, and their `targets:` YAML.
+
+    The first cameras also have a snapshot URL on the demo's snapshot server: one healthy, one that
+    films nothing but darkness, one whose picture never changes.
+    """
 
     async def accept_and_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.close()
@@ -233,8 +255,12 @@ async def network_cameras() -> tuple[list[asyncio.Server], str]:
     ]
     ports = [s.sockets[0].getsockname()[1] for s in servers]
     ports += [pick_port(0) for _ in range(DEMO_DEAD_CAMERAS)]
-    yaml_lines = [
-        f"    - {{id: lan-cam-{i + 1:02d}, host: 127.0.0.1, port: {port}}}\n"
-        for i, port in enumerate(ports)
-    ]
+    yaml_lines = []
+    for i, port in enumerate(ports):
+        frame = ""
+        if i < len(DEMO_FRAMES):
+            frame = f", frame_url: 'http://127.0.0.1:{snapshot_port}/cam/{DEMO_FRAMES[i]}.jpg'"
+        yaml_lines.append(
+            f"    - {{id: lan-cam-{i + 1:02d}, host: 127.0.0.1, port: {port}{frame}}}\n"
+        )
     return servers, "".join(yaml_lines)

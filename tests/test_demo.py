@@ -68,6 +68,20 @@ def test_demo_serves_every_printed_url_and_stops_on_ctrl_c():
         assert sorted(tcp) == ["0"] * 2 + ["1"] * 8
         status, listing = get(urls["Camera API"])
         assert status == 200 and "lan-cam-01" in listing
+        # frame checks: the dark snapshot camera is reported black, the healthy one is not
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            text = get(urls["Metrics"])[1]
+            black = dict(
+                re.findall(
+                    r'vigil_camera_frame_problem\{camera="(lan-cam-0[12])",problem="black"\} (\d)',
+                    text,
+                )
+            )
+            if len(black) == 2:
+                break
+            time.sleep(1)
+        assert black == {"lan-cam-01": "0", "lan-cam-02": "1"}
         assert get(urls["Alertmanager"] + "-/ready")[0] == 200
         assert get(urls["Simulated API"].split("  ")[0] + "/v1/health.json")[0] == 200
 
