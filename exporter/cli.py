@@ -16,12 +16,11 @@ EXIT_PARTIAL = 3
 
 def _load_config_or_exit(path: str):
     from exporter.config import ConfigError, load_config
-    from exporter.service import config_targets
+    from exporter.service import validate
 
     try:
         config = load_config(path)
-        if config.cameras is not None:
-            config_targets(config.cameras)  # validated like API registrations
+        validate(config)
         return config
     except ConfigError as exc:
         print(f"vigil: invalid configuration: {exc}", file=sys.stderr)

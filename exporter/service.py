@@ -65,6 +65,16 @@ def config_targets(cameras: CamerasConfig) -> list[CameraTarget]:
     return targets
 
 
+def validate(config: Config) -> None:
+    """Checks across keys that the loader cannot make alone; raises ConfigError like it."""
+    if config.cameras is not None:
+        config_targets(config.cameras)  # validated like API registrations
+    if config.frames is not None:
+        ev = config.frames.evidence
+        if ev.store == "s3" and not ev.bucket:
+            raise ConfigError("an s3 evidence store needs a bucket", key="frames.evidence.bucket")
+
+
 class Exporter:
     """One exporter instance. `start()` binds the listener and starts the checks; `stop()` undoes it."""
 
@@ -98,6 +108,7 @@ class Exporter:
 
     async def start(self) -> None:
         cfg = self.config
+        validate(cfg)
         rt = cfg.rt_api
         ssl_ctx: ssl.SSLContext | bool = True
         if rt is not None and not rt.verify_tls:
@@ -177,10 +188,6 @@ class Exporter:
         frames = cfg.frames
         ev = frames.evidence
         if ev.store == "s3":
-            if not ev.bucket:
-                raise ConfigError(
-                    "an s3 evidence store needs a bucket", key="frames.evidence.bucket"
-                )
             for secret in (ev.access_key, ev.secret_key):
                 if secret is not None:
                     register_secret(secret.reveal())

@@ -50,6 +50,8 @@ def test_check_config_accepts_the_example_and_hides_the_key():
         ("rt_api:\n  api_key: x\n  max_retries: many\n", {}, "rt_api.max_retries"),
         ("rt_api:\n  api_key: ${NOT_SET_ANYWHERE}\n", {}, "rt_api.api_key"),
         ("timezone: Mars/Olympus\n", {}, "timezone"),
+        ("cameras:\n  targets:\n    - {id: a, host: 'bad host'}\n", {}, "cameras.targets[0].host"),
+        ("frames:\n  evidence:\n    store: s3\n", {}, "frames.evidence.bucket"),
     ],
 )
 def test_bad_config_names_the_key_and_exits_2(tmp_path, yaml_text, env, key):
