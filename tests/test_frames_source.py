@@ -16,8 +16,7 @@ from skimage import data
 
 from exporter.config import parse_config
 from exporter.service import Exporter
-from tests.conftest import eventually, free_port, require_binary, scrape, value
-from tests.test_redis_stream import RedisServer
+from tests.conftest import RedisServer, eventually, free_port, require_binary, scrape, value
 
 TOKEN = "frames-token-51ac"
 CAM_PASSWORD = "snap-pass-77Q"

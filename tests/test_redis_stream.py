@@ -6,8 +6,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import socket
-import subprocess
 import time
 
 import cv2
@@ -16,66 +14,12 @@ import pytest
 import redis.asyncio as aioredis
 
 from exporter.sources.frames.redis_stream import Frame, RedisFrameConsumer
-from tests.conftest import FakeClock, eventually, free_port, require_binary
+from tests.conftest import FakeClock, RedisServer, eventually, free_port, require_binary
 
 STREAM = "frames"
 GROUP = "vigil"
 _ok, _buf = cv2.imencode(".jpg", np.full((8, 8, 3), 128, np.uint8))
 JPEG = _buf.tobytes()
-
-
-class RedisServer:
-    """redis-server on a loopback port, without persistence; can be stopped and started again."""
-
-    def __init__(self, binary: str, workdir) -> None:
-        self.binary = binary
-        self.workdir = workdir
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        log = open(self.workdir / "redis.log", "ab")  # noqa: SIM115 - kept open by the child
-        self.proc = subprocess.Popen(
-            [
-                self.binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError((self.workdir / "redis.log").read_text()[-2000:])
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock,
-            ):
-                sock.sendall(b"PING\r\n")
-                if sock.recv(64).startswith(b"+PONG"):
-                    return
-            time.sleep(0.05)
-        raise AssertionError("redis-server did not answer PING within 10s")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 @pytest.fixture
