@@ -75,10 +75,12 @@ class Collector:
 
     async def __aexit__(self, *exc) -> None:
         assert self.task is not None
+        # close first: a cancellation that the Redis client swallows inside a blocking read must
+        # still end the frames() loop, as the exporter's own shutdown does
+        await self.consumer.close()
         self.task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await self.task
-        await self.consumer.close()
+            await asyncio.wait_for(self.task, 10)
 
     @property
     def ids(self) -> list[str]:

@@ -40,6 +40,7 @@ SOURCE = "frames"
 CHECK = "frame"
 SYNC_EVERY = 1.0  # seconds between looks at the target store for new or deleted cameras
 PRUNE_EVERY = 3600.0
+STOP_TIMEOUT = 3.0
 RTSP_THREADS = 32  # RTSP frames fetched at once (each open takes ~1-3 s of a thread)
 CAMERA_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")  # the registration API's id rule
 
@@ -120,15 +121,19 @@ class FrameSource:
         self.metrics.source_up.set([SOURCE, ""], 1)
 
     async def stop(self) -> None:
+        if self._consumer is not None:
+            # closing ends the frames() loop even if the Redis client swallows the cancellation
+            await self._consumer.close()
         tasks = self._tasks + [task for _, task in self._loops.values()]
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=STOP_TIMEOUT)
+            for task in pending:
+                log.warning(
+                    "frame task %s did not stop within %.0fs", task.get_name(), STOP_TIMEOUT
+                )
         self._loops.clear()
-        if self._consumer is not None:
-            await self._consumer.close()
         with contextlib.suppress(Exception):
             await self.evidence.close()
         if self._pool is not None:
