@@ -121,6 +121,12 @@ def _error_reason(exc: BaseException) -> str:
     return "other"
 
 
+def _being_cancelled() -> bool:
+    """True when our task was asked to stop: the Redis client may turn that into a connection error."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 class RedisFrameConsumer:
     """Reads frames from `stream` as `consumer` of `group`; see the module docstring.
 
@@ -259,7 +265,7 @@ class RedisFrameConsumer:
                 await self._backoff()
                 continue
             except (RedisError, OSError, TimeoutError) as exc:
-                if self._closed:
+                if self._closed or _being_cancelled():
                     return
                 self._failed(exc, "reading")
                 await self._backoff()
