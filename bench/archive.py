@@ -33,6 +33,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common import free_port, peak_rss_mb, print_table  # noqa: E402
+
 from exporter.analysis.archive import (  # noqa: E402
     DAY,
     ArchiveStats,
@@ -50,10 +52,6 @@ TZ = ZoneInfo("Europe/Moscow")
 NOW = int(datetime(2026, 11, 20, 13, 37, 11, tzinfo=TZ).timestamp())
 SEED = 20261120
 HOUR = 3600
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def synthetic_fleet(cameras: int, fragments: int, now: int) -> FleetArchive:
@@ -306,23 +304,8 @@ def run_analysis_bench(
     return rows, ok
 
 
-def print_table(rows: list[tuple[str, str, str, str]]) -> None:
-    width = max(len(r[0]) for r in rows)
-    print(f"{'figure':<{width}}  {'value':>12}  {'goal':>9}  ratio")
-    for name, val, goal, ratio in rows:
-        print(f"{name:<{width}}  {val:>12}  {goal:>9}  {ratio}")
-
-
 GOAL_INCREMENTAL_S = 60.0
 FETCH_API_KEY = "bench-archive-key-0123"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def _fetch_cycles(cameras: int) -> tuple[list[tuple[str, str, str, str]], bool]:
@@ -338,7 +321,7 @@ async def _fetch_cycles(cameras: int) -> tuple[list[tuple[str, str, str, str]], 
     from exporter.metrics import Metrics
     from exporter.sources.rt_api import RtApiSource
 
-    port = _free_port()
+    port = free_port()
     sim = subprocess.Popen(
         [
             sys.executable, "-m", "exporter", "simulate", "--cameras", str(cameras),

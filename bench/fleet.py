@@ -17,7 +17,6 @@ import gc
 import os
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,8 @@ from prometheus_client.core import GaugeMetricFamily
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from common import free_port, peak_rss_mb, print_table  # noqa: E402
 
 from exporter.config import parse_config  # noqa: E402
 from exporter.service import Exporter  # noqa: E402
@@ -59,16 +60,6 @@ SYNTHETIC = [  # (family, extra label name, label values): the later sources' pe
     ("vigil_camera_probe_success", "check", ("icmp", "tcp")),
     ("vigil_camera_probe_rtt_seconds", "check", ("icmp", "tcp")),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def cpu_seconds() -> float:
@@ -260,10 +251,7 @@ async def run(args: argparse.Namespace) -> int:
         ("baseline: prometheus_client generate_latest", f"{baseline * 1000:.0f} ms", "", ""),
         ("peak RSS (exporter process)", f"{rss:.0f} MB", f"< {GOAL_RSS_MB:.0f} MB", ""),
     ]
-    width = max(len(r[0]) for r in rows)
-    print(f"{'figure':<{width}}  {'value':>12}  {'goal':>9}  ratio")
-    for name, val, goal, ratio in rows:
-        print(f"{name:<{width}}  {val:>12}  {goal:>9}  {ratio}")
+    print_table(rows)
     missed = []
     if render_cold * 1000 >= GOAL_RENDER_MS:
         missed.append("render time")

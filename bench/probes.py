@@ -34,6 +34,8 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common import print_table  # noqa: E402
+
 from exporter.metrics import Metrics  # noqa: E402
 from exporter.sources.network.source import Defaults, NetworkSource  # noqa: E402
 from exporter.sources.network.tcp import tcp_probe  # noqa: E402
@@ -218,10 +220,7 @@ async def run(args: argparse.Namespace) -> int:
         (f"network source: targets probed in {CYCLE:.0f} s", f"{cycle_done}", f">= {n}", ""),
         ("network source: CPU in that cycle", f"{cycle_cpu:.2f} s", "", ""),
     ]
-    width = max(len(r[0]) for r in rows)
-    print(f"{'figure':<{width}}  {'value':>10}  {'goal':>12}  ratio")
-    for name, value, goal, r in rows:
-        print(f"{name:<{width}}  {value:>10}  {goal:>12}  {r}")
+    print_table(rows)
     missed = []
     if ratio < GOAL_RATIO:
         missed.append("probes per second")

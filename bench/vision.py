@@ -47,6 +47,8 @@ from skimage import data as skimage_data
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common import print_table  # noqa: E402
+
 from exporter.analysis.frames import CameraVision, init_worker, measure  # noqa: E402
 
 PHOTOS = ("astronaut", "camera", "coffee", "chelsea", "rocket", "motorcycle")
@@ -283,13 +285,6 @@ def single_core_ms(frames: list[list[bytes]]) -> tuple[float, float]:
     for jpeg in flat:
         cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_4)
     return measure_ms, (time.perf_counter() - t) / len(flat) * 1000
-
-
-def print_table(rows: list[tuple[str, str, str, str]]) -> None:
-    width = max(len(r[0]) for r in rows)
-    print(f"{'figure':<{width}}  {'value':>12}  {'goal':>9}  ratio")
-    for name, val, goal, ratio in rows:
-        print(f"{name:<{width}}  {val:>12}  {goal:>9}  {ratio}")
 
 
 def main() -> int:
