@@ -95,6 +95,18 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_p4_login(args: argparse.Namespace) -> int:
+    import getpass
+
+    from exporter.sources.p4.source import login
+
+    config = _load_config_or_exit(args.config)
+    if config.p4 is None:
+        print("vigil p4-login: the configuration has no p4 section", file=sys.stderr)
+        return EXIT_CONFIG
+    return asyncio.run(login(config.p4, args.server, getpass.getpass))
+
+
 def _positive_int(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
@@ -173,6 +185,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="instance label: the exporter's scrape target (default localhost:<listen port>)",
     )
     p.set_defaults(func=cmd_backfill)
+
+    p = sub.add_parser(
+        "p4-login",
+        help="log in to the Perforce servers (password from password_env or a prompt) "
+        "and store the tickets",
+    )
+    p.add_argument("-c", "--config", required=True, metavar="FILE", help="path to vigil.yml")
+    p.add_argument("--server", help="only this server (its name in the configuration)")
+    p.set_defaults(func=cmd_p4_login)
 
     p = sub.add_parser(
         "simulate",

@@ -346,6 +346,28 @@ class FramesConfig:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class P4ServerConfig:
+    """One Perforce server whose stream sizes are measured."""
+
+    name: str
+    p4port: str  # e.g. ssl:p4.example.net:1666
+    p4user: str
+    stream_mask: str  # a stream path pattern such as //depot/*role*
+    charset: str | None = None
+    ticket_file: str | None = None  # P4TICKETS file `vigil p4-login` writes and the checks use
+    password_env: str | None = None  # name of the environment variable holding the password
+    interval: Annotated[Duration, positive] = 6 * 3600.0
+    timeout: Annotated[Duration, positive] = 300.0
+    include_virtual: bool = False
+    exclude_lazy: bool = False  # p4 sizes -z: leave lazy copies out
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class P4Config:
+    servers: list[P4ServerConfig] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
     listen: Annotated[str, listen_address] = "0.0.0.0:9830"
     timezone: Annotated[str, timezone_name] = "Europe/Moscow"
@@ -354,6 +376,7 @@ class Config:
     cameras: CamerasConfig | None = None  # None: no direct network checks, API read-only empty
     api_token: Secret | None = None  # bearer token for the mutating API calls; None: read-only
     frames: FramesConfig | None = None  # None: no frame-quality checks
+    p4: P4Config | None = None  # None: no Perforce stream sizes
 
     @property
     def listen_host(self) -> str:

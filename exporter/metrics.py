@@ -222,6 +222,30 @@ class Metrics:
             "Frames not analysed because a newer frame of the same camera was waiting.",
             ["source"],
         )
+        # Perforce
+        self.p4_server_up = r.gauge(
+            "vigil_p4_server_up",
+            "1 when the latest refresh of the Perforce server succeeded.",
+            ["server"],
+        )
+        self.p4_ticket_expiry = r.gauge(
+            "vigil_p4_ticket_expiry_seconds",
+            "Seconds until the login ticket for the server expires (0: expired or missing).",
+            ["server"],
+        )
+        self.p4_stream_size = r.gauge(
+            "vigil_p4_stream_size_bytes",
+            "Size of the stream's files on the server (p4 sizes -s).",
+            ["server", "stream"],
+        )
+        self.p4_stream_files = r.gauge(
+            "vigil_p4_stream_files", "Number of files in the stream.", ["server", "stream"]
+        )
+        self.p4_stream_updated = r.gauge(
+            "vigil_p4_stream_last_update_timestamp_seconds",
+            "Unix time the stream's size was last measured.",
+            ["server", "stream"],
+        )
         self.state_file_problems = r.counter(
             "vigil_camera_state_file_problems_total",
             "Problems found in the registered-camera state file at start-up (kept aside, logged).",

@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from exporter.metrics import Metrics
+from exporter.metrics import ERROR_REASONS, Metrics
 
 log = logging.getLogger("vigil.scheduler")
 
@@ -76,13 +76,14 @@ class Scheduler:
         *,
         instance: str = "",
         gates_readiness: bool = False,
+        reasons: tuple[str, ...] = ERROR_REASONS,
     ) -> None:
         key = (source, check)
         if key in self._jobs:
             raise ValueError(f"check {source}/{check} added twice")
         status = CheckStatus(source, check, instance, interval)
         self._jobs[key] = _Job(status, func, gates_readiness)
-        self._metrics.init_check(source, check, interval)
+        self._metrics.init_check(source, check, interval, reasons)
 
     def statuses(self) -> list[CheckStatus]:
         return [job.status for job in self._jobs.values()]

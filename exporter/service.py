@@ -19,11 +19,13 @@ from exporter.config import CamerasConfig, Config, ConfigError
 from exporter.frames_api import add_frame_routes
 from exporter.logs import register_secret
 from exporter.metrics import Metrics
+from exporter.p4_api import add_p4_routes
 from exporter.results_hub import ResultsHub
 from exporter.scheduler import Scheduler
 from exporter.sources.frames.evidence import make_evidence_store
 from exporter.sources.frames.source import FrameSource
 from exporter.sources.network.source import Defaults, NetworkSource
+from exporter.sources.p4.source import P4Source
 from exporter.sources.rt_api import RtApiSource
 from exporter.targets import (
     CameraTarget,
@@ -84,14 +86,17 @@ class Exporter:
         *,
         clock: Callable[[], float] = time.time,
         backoff_base: float | None = None,
+        p4_factory: Callable[[], object] | None = None,
     ) -> None:
         self.config = config
+        self._p4_factory = p4_factory  # tests hand in a fake P4Python
         self.clock = clock
         self.metrics = Metrics()
         self.scheduler = Scheduler(self.metrics, clock=clock)
         self.rt_api: RtApiSource | None = None
         self.network: NetworkSource | None = None
         self.frames: FrameSource | None = None
+        self.p4: P4Source | None = None
         self._backoff_base = backoff_base
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
@@ -128,6 +133,9 @@ class Exporter:
                 backoff_base=self._backoff_base,
             )
             self.rt_api.register(self.scheduler)
+        if cfg.p4 is not None:
+            self.p4 = P4Source(self.metrics, cfg.p4, p4_factory=self._p4_factory, clock=self.clock)
+            self.p4.register(self.scheduler)
         status_lines = []
         if cfg.cameras is not None:
             self.network = self._network(cfg.cameras)
@@ -143,6 +151,8 @@ class Exporter:
             add_routes(app, self.network)
         if self.frames is not None:
             add_frame_routes(app, self.frames)
+        if self.p4 is not None:
+            add_p4_routes(app, self.p4)
         self._runner = web.AppRunner(app, access_log=logging.getLogger("aiohttp.access"))
         await self._runner.setup()
         site = web.TCPSite(self._runner, cfg.listen_host or None, cfg.listen_port)
@@ -224,6 +234,8 @@ class Exporter:
         if self.network is not None:
             await self.network.stop()
         await self.scheduler.stop(STOP_TIMEOUT)
+        if self.p4 is not None:
+            await self.p4.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -1,0 +1,48 @@
+"""Manual Perforce refreshes: start a job (202), see the locks and the jobs. Same token as the rest."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from exporter.api import authorized
+from exporter.sources.p4.locks import Busy
+from exporter.sources.p4.source import P4Source
+
+P4_KEY = web.AppKey("p4", P4Source)
+
+
+async def refresh(request: web.Request) -> web.Response:
+    refused = authorized(request)
+    if refused is not None:
+        return refused
+    server = request.match_info.get("server")
+    stream = request.match_info.get("stream")
+    if stream is not None:
+        stream = "//" + stream.lstrip("/")  # /refresh/p4-main/depot/main -> //depot/main
+    try:
+        job = request.app[P4_KEY].start_refresh(server, stream)
+    except KeyError:
+        return web.json_response({"error": f"no Perforce server named {server!r}"}, status=404)
+    except Busy as busy:
+        return web.json_response({"error": str(busy), "held_by": busy.holder.public()}, status=409)
+    return web.json_response(job.public(), status=202)
+
+
+async def locks(request: web.Request) -> web.Response:
+    return web.json_response({"locks": [job.public() for job in request.app[P4_KEY].locks.held()]})
+
+
+async def job(request: web.Request) -> web.Response:
+    found = request.app[P4_KEY].locks.job(request.match_info["id"])
+    if found is None:
+        return web.json_response({"error": "no such job"}, status=404)
+    return web.json_response(found.public())
+
+
+def add_p4_routes(app: web.Application, p4: P4Source) -> None:
+    app[P4_KEY] = p4
+    app.router.add_post("/api/v1/p4/refresh", refresh)
+    app.router.add_post("/api/v1/p4/refresh/{server}", refresh)
+    app.router.add_post("/api/v1/p4/refresh/{server}/{stream:.+}", refresh)
+    app.router.add_get("/api/v1/p4/locks", locks)
+    app.router.add_get("/api/v1/jobs/{id}", job)

@@ -1,0 +1,180 @@
+"""Perforce source: stream sizes of several servers, refreshed on a schedule or on demand.
+
+Each server is refreshed on its own interval (default 6 h) by the scheduler, and on demand through the
+API (all servers, one server, one stream). Every refresh takes a lock on what it covers
+(`RefreshLocks`): refreshing everything blocks single refreshes, a server refresh blocks its streams,
+and a colliding request is refused at once with what holds the lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from exporter.config import P4Config, P4ServerConfig
+from exporter.metrics import Metrics
+from exporter.scheduler import CheckFailed, Scheduler
+from exporter.sources.p4.client import P4Client, P4Error
+from exporter.sources.p4.locks import Busy, Job, RefreshLocks, Scope
+
+log = logging.getLogger("vigil.p4")
+
+SOURCE = "p4"
+REASONS = ("connection", "ticket_expired", "no_ticket", "auth", "unknown_stream", "timeout")
+
+
+def make_client(server: P4ServerConfig, p4_factory: Callable[[], Any] | None = None) -> P4Client:
+    password = os.environ.get(server.password_env) if server.password_env else None
+    return P4Client(
+        server.name,
+        server.p4port,
+        server.p4user,
+        charset=server.charset,
+        ticket_file=server.ticket_file,
+        password=password,
+        timeout=server.timeout,
+        p4_factory=p4_factory,
+    )
+
+
+class P4Source:
+    def __init__(
+        self,
+        metrics: Metrics,
+        config: P4Config,
+        *,
+        p4_factory: Callable[[], Any] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.metrics = metrics
+        self.servers = {s.name: s for s in config.servers}
+        self.clients = {s.name: make_client(s, p4_factory) for s in config.servers}
+        self.locks = RefreshLocks(clock=clock)
+        self.clock = clock
+
+    def register(self, scheduler: Scheduler) -> None:
+        for name, server in self.servers.items():
+
+            async def scheduled(name: str = name) -> None:
+                try:
+                    job = self.locks.try_acquire(Scope(server=name))
+                except Busy as busy:
+                    log.info("scheduled refresh of %s skipped: %s", name, busy)
+                    return
+                try:
+                    await self.refresh_server(name)
+                except P4Error as exc:
+                    self.locks.release(job, error=exc.reason)
+                    raise CheckFailed(exc.reason, str(exc)) from None
+                self.locks.release(job)
+
+            scheduler.add(SOURCE, name, server.interval, scheduled, instance=name, reasons=REASONS)
+
+    # -- refreshing ------------------------------------------------------------------------------
+    async def refresh_server(self, name: str) -> dict:
+        """Ticket, streams matching the mask, and the size of each; the server's series replaced."""
+        server, client = self.servers[name], self.clients[name]
+        m = self.metrics
+        try:
+            remaining = await client.ticket_remaining()
+            m.p4_ticket_expiry.set([name], remaining or 0)
+            streams = await client.streams(server.stream_mask, server.include_virtual)
+            sizes, files, updated = [], [], []
+            for stream in streams:
+                try:
+                    size, count = await client.size(stream.path, server.exclude_lazy)
+                except P4Error as exc:
+                    if exc.reason != "unknown_stream":
+                        raise
+                    # deleted between `p4 streams` and `p4 sizes`: it simply is gone
+                    m.probe_errors.inc([SOURCE, name, exc.reason])
+                    continue
+                sizes.append(((name, stream.path), size))
+                files.append(((name, stream.path), count))
+                updated.append(((name, stream.path), self.clock()))
+        except P4Error as exc:
+            m.p4_server_up.set([name], 0)
+            if exc.reason in ("no_ticket", "ticket_expired"):
+                m.p4_ticket_expiry.set([name], 0)
+            m.probe_errors.inc([SOURCE, name, exc.reason])
+            log.warning("p4 %s: refresh failed (%s)", name, exc.reason)
+            raise
+        # streams that no longer match the mask leave with the replaced partition
+        m.p4_stream_size.replace(sizes, name)
+        m.p4_stream_files.replace(files, name)
+        m.p4_stream_updated.replace(updated, name)
+        m.p4_server_up.set([name], 1)
+        return {"streams": len(streams)}
+
+    async def refresh_stream(self, name: str, stream: str) -> dict:
+        server, client = self.servers[name], self.clients[name]
+        try:
+            size, count = await client.size(stream, server.exclude_lazy)
+        except P4Error as exc:
+            self.metrics.probe_errors.inc([SOURCE, name, exc.reason])
+            raise
+        self.metrics.p4_stream_size.set([name, stream], size, name)
+        self.metrics.p4_stream_files.set([name, stream], count, name)
+        self.metrics.p4_stream_updated.set([name, stream], self.clock(), name)
+        return {"size_bytes": size, "files": count}
+
+    async def refresh_all(self, job: Job) -> dict:
+        failed = []
+        for name in self.servers:
+            try:
+                await self.refresh_server(name)
+            except P4Error:
+                failed.append(name)
+        return {"servers": len(self.servers), "failed": failed}
+
+    # -- on demand: the API starts these as background jobs --------------------------------------
+    def start_refresh(self, server: str | None = None, stream: str | None = None) -> Job:
+        """Start a refresh job; raises Busy (with the holder) or KeyError for an unknown server."""
+        if server is not None and server not in self.servers:
+            raise KeyError(server)
+        scope = Scope(server=server, stream=stream)
+        if server is None:
+            return self.locks.start(scope, self.refresh_all)
+        if stream is None:
+            return self.locks.start(scope, lambda job: self.refresh_server(server))
+        return self.locks.start(scope, lambda job: self.refresh_stream(server, stream))
+
+    async def close(self) -> None:
+        await self.locks.close()
+        for client in self.clients.values():
+            await client.close()
+
+
+async def login(
+    config: P4Config,
+    server: str | None,
+    prompt: Callable[[str], str],
+    *,
+    p4_factory: Callable[[], Any] | None = None,
+    out: Callable[[str], None] = print,
+) -> int:
+    """`vigil p4-login`: log in to one or every server and store the tickets; the exit code."""
+    chosen = [s for s in config.servers if server in (None, s.name)]
+    if not chosen:
+        out(f"vigil p4-login: no Perforce server named {server!r} in the configuration")
+        return 2
+    code = 0
+    for s in chosen:
+        password = os.environ.get(s.password_env) if s.password_env else None
+        if not password:
+            password = prompt(f"Perforce password for {s.p4user} on {s.p4port} ({s.name}): ")
+        client = make_client(s, p4_factory)
+        try:
+            remaining = await client.login(password)
+        except P4Error as exc:
+            out(f"{s.name}: login failed ({exc.reason})")
+            code = 1
+        else:
+            hours = "no expiry" if remaining == float("inf") else f"{remaining / 3600:.1f} h"
+            out(f"{s.name}: logged in as {s.p4user}; ticket valid for {hours}")
+        finally:
+            await client.close()
+    return code
