@@ -24,6 +24,7 @@ from aiohttp import web
 from exporter.config import parse_config
 from exporter.service import Exporter, wait_for_signal
 from exporter.simulate.fleet import SimulatedFleet
+from exporter.simulate.p4 import SimulatedP4
 from exporter.simulate.rt_api import serve_rt_api
 from exporter.simulate.snapshots import make_snapshot_app
 
@@ -191,11 +192,15 @@ frames:
   workers: 1
   evidence:
     directory: {evidence_dir}
+p4:
+  servers:
+    - {{name: p4-sim-a, p4port: "sim:p4-a:1666", p4user: vigil, stream_mask: "//depot/*", interval: 1m}}
+    - {{name: p4-sim-b, p4port: "sim:p4-b:1666", p4user: vigil, stream_mask: "//games/*", interval: 1m}}
 """,
         source_name="demo",
         env={"RT_API_KEY": api_key, "VIGIL_API_TOKEN": api_token},
     )
-    exporter = Exporter(config)
+    exporter = Exporter(config, p4_factory=SimulatedP4)
     sidecars = Sidecars() if with_prometheus else None
     try:
         await exporter.start()
