@@ -233,6 +233,11 @@ class Metrics:
             "Seconds until the login ticket for the server expires (0: expired or missing).",
             ["server"],
         )
+        self.p4_refresh_duration = r.gauge(
+            "vigil_p4_refresh_duration_seconds",
+            "Duration of the latest complete refresh of the server (scheduled or manual).",
+            ["server"],
+        )
         self.p4_stream_size = r.gauge(
             "vigil_p4_stream_size_bytes",
             "Size of the stream's files on the server (p4 sizes -s).",

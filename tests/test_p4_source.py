@@ -55,6 +55,7 @@ async def test_sizes_ticket_and_the_mask_gotcha(http, monkeypatch, caplog):
         assert streams == {"//depot/main": 5_000_000, "//depot/dev-alice": 900}
         assert value(m, "vigil_p4_stream_files", stream="//depot/main") == 120
         assert value(m, "vigil_p4_ticket_expiry_seconds", server="p4-main") == 43200
+        assert value(m, "vigil_p4_refresh_duration_seconds", server="p4-main") >= 0
         pages = [await (await http.get(f"{exporter.url}{p}")).text() for p in ("/", "/metrics")]
     finally:
         await exporter.stop()

@@ -78,6 +78,7 @@ class P4Source:
         """Ticket, streams matching the mask, and the size of each; the server's series replaced."""
         server, client = self.servers[name], self.clients[name]
         m = self.metrics
+        started = time.monotonic()
         try:
             remaining = await client.ticket_remaining()
             m.p4_ticket_expiry.set([name], remaining or 0)
@@ -107,6 +108,7 @@ class P4Source:
         m.p4_stream_files.replace(files, name)
         m.p4_stream_updated.replace(updated, name)
         m.p4_server_up.set([name], 1)
+        m.p4_refresh_duration.set([name], time.monotonic() - started)
         return {"streams": len(streams)}
 
     async def refresh_stream(self, name: str, stream: str) -> dict:
