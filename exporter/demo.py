@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import glob
 import logging
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -81,6 +83,15 @@ def prometheus_config(exporter_port: int, alertmanager_port: int | None) -> dict
     return config
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the demo dies, even by SIGKILL, so nothing is left running."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+PR_SET_PDEATHSIG = 1
+
+
 class Sidecars:
     """Prometheus and Alertmanager child processes with their logs in a temporary directory."""
 
@@ -92,7 +103,11 @@ class Sidecars:
     def _spawn(self, name: str, argv: list[str]) -> None:
         logfile = open(self.dir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the child
         proc = subprocess.Popen(
-            argv, stdout=logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            argv,
+            stdout=logfile,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )
         logfile.close()
         self.procs.append((name, proc))
@@ -170,7 +185,7 @@ async def run_demo(cameras: int = 200, seed: int = 1, with_prometheus: bool = Tr
     await snapshots.setup()
     snap_port = pick_port(0)
     await web.TCPSite(snapshots, "127.0.0.1", snap_port).start()
-    evidence_dir = tempfile.mkdtemp(prefix="vigil-demo-evidence-")
+    state_dir = Path(tempfile.mkdtemp(prefix="vigil-demo-state-"))  # evidence, registrations
     listeners, targets = await network_cameras(snap_port)
     config = parse_config(
         f"""
@@ -186,12 +201,13 @@ cameras:
   tcp: 15s
   timeout: 1s
   frame: 15s
+  state_file: {state_dir / "cameras.json"}
   targets:
 {targets}
 frames:
   workers: 1
   evidence:
-    directory: {evidence_dir}
+    directory: {state_dir / "evidence"}
 p4:
   servers:
     - {{name: p4-sim-a, p4port: "sim:p4-a:1666", p4user: vigil, stream_mask: "//depot/*", interval: 1m}}
@@ -233,7 +249,7 @@ p4:
         await snapshots.cleanup()
         for server in listeners:
             server.close()
-        shutil.rmtree(evidence_dir, ignore_errors=True)
+        shutil.rmtree(state_dir, ignore_errors=True)
     return 0
 
 

@@ -95,7 +95,11 @@ def test_demo_serves_every_printed_url_and_stops_on_ctrl_c():
         assert proc.wait(timeout=15) == 0
     finally:
         if proc.poll() is None:
-            proc.kill()
+            proc.send_signal(signal.SIGINT)  # let it stop its Prometheus and Alertmanager
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
     # nothing the demo started is left listening
     for url in urls.values():
         assert get(url)[0] == 0, url

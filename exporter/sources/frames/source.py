@@ -16,6 +16,7 @@ import logging
 import multiprocessing
 import random
 import re
+import signal
 import socket
 import time
 from collections.abc import Callable
@@ -43,6 +44,12 @@ PRUNE_EVERY = 3600.0
 STOP_TIMEOUT = 3.0
 RTSP_THREADS = 32  # RTSP frames fetched at once (each open takes ~1-3 s of a thread)
 CAMERA_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")  # the registration API's id rule
+
+
+def _worker_init() -> None:
+    """Analysis workers ignore Ctrl-C: the exporter stops them itself, without a traceback each."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    init_worker()
 
 
 def thresholds_for(config: FramesConfig, camera: str) -> Thresholds:
@@ -100,7 +107,7 @@ class FrameSource:
         # forkserver: forking a process that runs an event loop and threads is not safe
         context = multiprocessing.get_context("forkserver")
         self._pool = ProcessPoolExecutor(
-            self.config.workers, mp_context=context, initializer=init_worker
+            self.config.workers, mp_context=context, initializer=_worker_init
         )
         try:
             await self.evidence.start()
