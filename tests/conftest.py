@@ -72,6 +72,21 @@ class FakeClock:
 
 
 @asynccontextmanager
+async def serve_app(app):
+    """Serve an aiohttp app on a free loopback port; yields its base URL."""
+    from aiohttp import web
+
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@asynccontextmanager
 async def simulator(
     cameras: int = 120,
     seed: int = 7,

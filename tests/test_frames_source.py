@@ -16,7 +16,15 @@ from skimage import data
 
 from exporter.config import parse_config
 from exporter.service import Exporter
-from tests.conftest import RedisServer, eventually, free_port, require_binary, scrape, value
+from tests.conftest import (
+    RedisServer,
+    eventually,
+    free_port,
+    require_binary,
+    scrape,
+    serve_app,
+    value,
+)
 
 TOKEN = "frames-token-51ac"
 CAM_PASSWORD = "snap-pass-77Q"
@@ -58,15 +66,9 @@ class SnapshotCamera:
 @asynccontextmanager
 async def snapshot_camera():
     camera = SnapshotCamera()
-    runner = web.AppRunner(camera.app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    camera.url = f"http://viewer:{CAM_PASSWORD}@127.0.0.1:{port}/snapshot.jpg"
-    try:
+    async with serve_app(camera.app) as base:
+        camera.url = base.replace("http://", f"http://viewer:{CAM_PASSWORD}@") + "/snapshot.jpg"
         yield camera
-    finally:
-        await runner.cleanup()
 
 
 @asynccontextmanager

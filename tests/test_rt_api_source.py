@@ -14,6 +14,7 @@ from tests.conftest import (
     free_port,
     running_exporter,
     scrape,
+    serve_app,
     settled,
     simulator,
     value,
@@ -201,13 +202,9 @@ class ScriptedApi:
 @pytest.fixture
 async def scripted():
     api = ScriptedApi()
-    runner = web.AppRunner(api.app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    api.url = f"http://127.0.0.1:{port}/api"
-    yield api
-    await runner.cleanup()
+    async with serve_app(api.app) as base:
+        api.url = f"{base}/api"
+        yield api
 
 
 async def test_odd_records_are_tolerated_and_vanished_cameras_leave_metrics(scripted, http):

@@ -17,9 +17,9 @@ from exporter.sources.rt_api.archive import (
 from tests.conftest import (
     START,
     FakeClock,
-    free_port,
     running_exporter,
     scrape,
+    serve_app,
     simulator,
     value,
 )
@@ -249,39 +249,32 @@ class TwoCameraApi:
 
 async def test_removed_cameras_leave_and_no_archive_is_visible_as_zero(http):
     api = TwoCameraApi()
-    runner = web.AppRunner(api.app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
     clock = FakeClock(10_000)
-    try:
-        async with running_exporter(
-            f"http://127.0.0.1:{port}/api", clock=clock, archive_days="1"
-        ) as exporter:
-            await exporter.scheduler.wait_ready()
-            await exporter.scheduler.run_now("rt_api", "archive")
-            m = await scrape(http, exporter.url)
-            assert (
-                value(m, "vigil_camera_archive_recorded_seconds", camera="cam-a", window="1d")
-                == 4000
-            )
-            assert value(m, "vigil_camera_archive_depth_seconds", camera="cam-a") == 9000
-            assert value(m, "vigil_camera_archive_coverage_ratio", camera="cam-b", window="1d") == 0
-            assert value(m, "vigil_camera_archive_depth_seconds", camera="cam-b") == 0
-            assert value(m, "vigil_probe_errors_total", check="archive", reason="bad_payload") == 1
-            windows = {lab["window"] for lab, _ in m["vigil_camera_archive_coverage_ratio"]}
-            assert windows == {"1d", "yesterday", "today"}  # longer windows exceed archive_days
+    async with (
+        serve_app(api.app) as base,
+        running_exporter(f"{base}/api", clock=clock, archive_days="1") as exporter,
+    ):
+        await exporter.scheduler.wait_ready()
+        await exporter.scheduler.run_now("rt_api", "archive")
+        m = await scrape(http, exporter.url)
+        assert (
+            value(m, "vigil_camera_archive_recorded_seconds", camera="cam-a", window="1d") == 4000
+        )
+        assert value(m, "vigil_camera_archive_depth_seconds", camera="cam-a") == 9000
+        assert value(m, "vigil_camera_archive_coverage_ratio", camera="cam-b", window="1d") == 0
+        assert value(m, "vigil_camera_archive_depth_seconds", camera="cam-b") == 0
+        assert value(m, "vigil_probe_errors_total", check="archive", reason="bad_payload") == 1
+        windows = {lab["window"] for lab, _ in m["vigil_camera_archive_coverage_ratio"]}
+        assert windows == {"1d", "yesterday", "today"}  # longer windows exceed archive_days
 
-            api.uids = ["cam-a"]
-            await exporter.scheduler.run_now("rt_api", "inventory")
-            m = await scrape(http, exporter.url)
-            cams = {
-                lab["camera"]
-                for name, rows in m.items()
-                if name.startswith("vigil_camera_archive")
-                for lab, _ in rows
-            }
-            assert cams == {"cam-a"}
-            assert "cam-b" not in exporter.rt_api.archives
-    finally:
-        await runner.cleanup()
+        api.uids = ["cam-a"]
+        await exporter.scheduler.run_now("rt_api", "inventory")
+        m = await scrape(http, exporter.url)
+        cams = {
+            lab["camera"]
+            for name, rows in m.items()
+            if name.startswith("vigil_camera_archive")
+            for lab, _ in rows
+        }
+        assert cams == {"cam-a"}
+        assert "cam-b" not in exporter.rt_api.archives
