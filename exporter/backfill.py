@@ -27,6 +27,7 @@ from exporter.exposition import escape_label_value, format_value
 from exporter.metrics import Metrics
 from exporter.scheduler import CheckFailed
 from exporter.sources.rt_api import RtApiSource
+from exporter.sources.rt_api.payloads import Camera
 
 log = logging.getLogger("vigil.backfill")
 
@@ -56,6 +57,11 @@ DAILY_SERIES = (
         "longest_gap_seconds",
     ),
     (
+        "vigil_camera_archive_gap_seconds",
+        "Total length of the gaps' parts inside the window.",
+        "gap_seconds",
+    ),
+    (
         "vigil_camera_archive_fragments",
         "Distinct archive fragments overlapping the window.",
         "fragments",
@@ -80,16 +86,60 @@ def backfill_days(now: int, tz, days: int) -> list[Window]:
     return finished[-days:]
 
 
+INFO_LABELS = ("name", "sn", "mac", "ip", "vendor", "model", "firmware", "datacenter", "address")
+
+
+def depth_at_day_ends(stats: ArchiveStats, now: int) -> np.ndarray:
+    """Archive depth as it stood at each day's end: (n_cameras, n_days), 0 before the archive began."""
+    ends = np.array([w.end for w in stats.windows], dtype=np.int64)
+    origin = now - stats.depth_seconds  # the oldest recorded second, for cameras with archive
+    depth = ends[None, :] - origin[:, None]
+    depth[stats.depth_seconds == 0] = 0
+    return np.maximum(depth, 0)
+
+
 def write_openmetrics(
     out: TextIO,
     uids: list[str],
     stats: ArchiveStats,
     extra_labels: dict[str, str],
+    *,
+    now: int | None = None,
+    cameras: dict[str, Camera] | None = None,
 ) -> int:
-    """Write every family, camera by camera, day by day (promtool wants each series in time order)."""
+    """Write every family, camera by camera, day by day (promtool wants each series in time order).
+
+    With `cameras`, each day end also gets the camera's `vigil_camera_info` (as the inventory
+    describes it today: the platform keeps no history of names and addresses); with `now`, the
+    archive depth as it stood at each day's end. Online state and memory card are not written:
+    the platform keeps no history of them and Vigil does not guess.
+    """
     extra = "".join(f',{k}="{escape_label_value(v)}"' for k, v in sorted(extra_labels.items()))
     ends = [w.end for w in stats.windows]
     samples = 0
+    if cameras is not None:
+        name = "vigil_camera_info"
+        out.write(f"# HELP {name} Descriptive fields of a camera from the platform.\n")
+        out.write(f"# TYPE {name} gauge\n")
+        for uid in uids:
+            camera = cameras[uid]
+            labels = "".join(
+                f',{k}="{escape_label_value(getattr(camera, k) or "")}"' for k in INFO_LABELS
+            )
+            prefix = f'{name}{{camera="{escape_label_value(uid)}"{labels}{extra}}} '
+            out.writelines(f"{prefix}1 {end}\n" for end in ends)
+            samples += len(ends)
+    if now is not None:
+        name = "vigil_camera_archive_depth_seconds"
+        out.write(f"# HELP {name} Age of the oldest recorded second at the day's end.\n")
+        out.write(f"# TYPE {name} gauge\n")
+        depth = depth_at_day_ends(stats, now)
+        for row, uid in enumerate(uids):
+            prefix = f'{name}{{camera="{escape_label_value(uid)}"{extra}}} '
+            out.writelines(
+                f"{prefix}{int(v)} {end}\n" for v, end in zip(depth[row], ends, strict=True)
+            )
+            samples += len(ends)
     for name, help_text, attribute in DAILY_SERIES:
         out.write(f"# HELP {name} {help_text}\n# TYPE {name} gauge\n")
         values: np.ndarray = getattr(stats, attribute)
@@ -157,7 +207,9 @@ async def run_backfill(
     tmp = output.with_name(output.name + ".tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as out:
-            samples = write_openmetrics(out, [uid for uid, _ in fetched], stats, labels)
+            samples = write_openmetrics(
+                out, [uid for uid, _ in fetched], stats, labels, now=now, cameras=cameras
+            )
         os.replace(tmp, output)
     finally:
         tmp.unlink(missing_ok=True)

@@ -125,6 +125,11 @@ class Metrics:
             "Longest overlap of a gap with the window.",
             window,
         )
+        self.archive_gap_seconds = r.gauge(
+            "vigil_camera_archive_gap_seconds",
+            "Total length of the gaps' parts inside the window.",
+            window,
+        )
         self.archive_fragments = r.gauge(
             "vigil_camera_archive_fragments",
             "Distinct archive fragments overlapping the window.",

@@ -37,7 +37,7 @@ def reference(per_camera, now, windows, gap_threshold=60):
     n_win = len(windows)
     out = {
         name: np.zeros((len(per_camera), n_win), dtype=np.int64)
-        for name in ("recorded", "gaps", "longest", "fragments")
+        for name in ("recorded", "gaps", "longest", "gap_seconds", "fragments")
     }
     out["coverage"] = np.zeros((len(per_camera), n_win))
     out["depth"] = np.zeros(len(per_camera), dtype=np.int64)
@@ -71,6 +71,7 @@ def reference(per_camera, now, windows, gap_threshold=60):
             overlaps = [o for o in overlaps if o > 0]
             out["gaps"][c, w] = len(overlaps)
             out["longest"][c, w] = max(overlaps, default=0)
+            out["gap_seconds"][c, w] = sum(overlaps)
             out["fragments"][c, w] = sum(1 for s, t in valid if min(t, b) - max(s, a) > 0)
     return out
 
@@ -90,6 +91,7 @@ def assert_matches(per_camera, now, windows, gap_threshold=60):
         ("recorded_seconds", np.int64),
         ("gaps", np.int64),
         ("longest_gap_seconds", np.int64),
+        ("gap_seconds", np.int64),
         ("fragments", np.int64),
         ("coverage_ratio", np.float64),
     ):
@@ -99,6 +101,7 @@ def assert_matches(per_camera, now, windows, gap_threshold=60):
     np.testing.assert_allclose(got.coverage_ratio, want["coverage"], rtol=1e-12, atol=0)
     np.testing.assert_array_equal(got.gaps, want["gaps"])
     np.testing.assert_array_equal(got.longest_gap_seconds, want["longest"])
+    np.testing.assert_array_equal(got.gap_seconds, want["gap_seconds"])
     np.testing.assert_array_equal(got.fragments, want["fragments"])
     np.testing.assert_array_equal(got.depth_seconds, want["depth"])
     assert got.depth_seconds.dtype == np.int64
@@ -368,6 +371,17 @@ def test_a_gap_crossing_the_window_edge_counts_with_its_clipped_part():
     stats = analyse(fleet([frag]), NOW, rolling_windows(NOW))
     assert stats.gaps[0].tolist() == [1, 1, 1, 1]
     assert stats.longest_gap_seconds[0].tolist() == [HOUR, 6 * HOUR, 6 * HOUR, 6 * HOUR]
+    assert stats.gap_seconds[0].tolist() == [HOUR, 6 * HOUR, 6 * HOUR, 6 * HOUR]
+
+
+def test_gap_seconds_add_up_every_gap_inside_the_window():
+    # recorded 00-02, 03-05, 08-24 of the last day: gaps of 1 h and 3 h, 4 h in all
+    day = NOW - DAY
+    frag = ([day, day + 3 * HOUR, day + 8 * HOUR], [day + 2 * HOUR, day + 5 * HOUR, NOW])
+    stats = analyse(fleet([frag]), NOW, rolling_windows(NOW))
+    assert stats.gaps[0, 0] == 2
+    assert stats.gap_seconds[0, 0] == 4 * HOUR
+    assert stats.recorded_seconds[0, 0] + stats.gap_seconds[0, 0] == DAY
 
 
 def test_merge_fragments_unions_overlapping_and_touching_fragments():

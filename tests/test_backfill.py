@@ -83,7 +83,8 @@ async def test_backfilled_days_read_back_from_prometheus_with_the_analysed_value
     text = history.read_text()
     assert text.endswith("# EOF\n")
     assert API_KEY not in text
-    assert text.count("\n") == 5 * 2 + 5 * len(uids) * DAYS + 1
+    # six daily archive families, the camera info and the depth, one sample per camera and day
+    assert text.count("\n") == 8 * 2 + 8 * len(uids) * DAYS + 1
 
     blocks = tmp_path / "blocks"
     result = subprocess.run(
@@ -108,6 +109,8 @@ async def test_backfilled_days_read_back_from_prometheus_with_the_analysed_value
                 ("vigil_camera_archive_recorded_seconds", expected.recorded_seconds),
                 ("vigil_camera_archive_gaps", expected.gaps),
                 ("vigil_camera_archive_longest_gap_seconds", expected.longest_gap_seconds),
+                ("vigil_camera_archive_gap_seconds", expected.gap_seconds),
+                ("vigil_camera_archive_fragments", expected.fragments),
             ):
                 rows = await query(f'{name}{{window="yesterday"}}', day.end)
                 got = {r["metric"]["camera"]: float(r["value"][1]) for r in rows}
@@ -117,6 +120,18 @@ async def test_backfilled_days_read_back_from_prometheus_with_the_analysed_value
                 for row, uid in enumerate(uids):
                     expected_value = float(values[row, col])
                     assert got[uid] == pytest.approx(expected_value), (name, uid, day.name)
+            # the inventory's description and the depth as it stood at that day's end
+            rows = await query("vigil_camera_info", day.end)
+            info = {r["metric"]["camera"]: r["metric"] for r in rows}
+            assert set(info) == set(uids)
+            for camera in sim.fleet.cameras(now):
+                assert info[camera["uid"]]["name"] == camera["name"]
+            rows = await query("vigil_camera_archive_depth_seconds", day.end)
+            depth = {r["metric"]["camera"]: float(r["value"][1]) for r in rows}
+            for row, uid in enumerate(uids):
+                origin = now - int(expected.depth_seconds[row])
+                want = max(day.end - origin, 0) if expected.depth_seconds[row] else 0
+                assert depth[uid] == want, (uid, day.name)
 
 
 async def test_backfill_against_a_dead_api_writes_nothing_and_fails(tmp_path):

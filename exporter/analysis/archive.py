@@ -18,7 +18,8 @@ Definitions (the tests check them against a second-by-second reference):
 * For a window ``[a, b)``: recorded seconds are ``|recorded ∩ [a, b)|``; coverage is that over
   ``b - a`` (0 for an empty window); gaps counts the gaps overlapping the window by a positive
   length; the longest gap is the largest such overlap (a gap crossing the window edge counts with
-  its clipped part); fragments counts distinct valid fragments (exact duplicate ``(since, clipped
+  its clipped part); gap seconds are the total overlap of the gaps with the window; fragments
+  counts distinct valid fragments (exact duplicate ``(since, clipped
   till)`` pairs once) overlapping the window by a positive length.
 
 How it is fast: all fragments of the fleet live in one CSR layout. Times are rebased to the
@@ -134,6 +135,7 @@ class ArchiveStats:
     coverage_ratio: np.ndarray  # float64
     gaps: np.ndarray  # int64
     longest_gap_seconds: np.ndarray  # int64
+    gap_seconds: np.ndarray  # int64, total length of the gaps' parts inside the window
     fragments: np.ndarray  # int64
     depth_seconds: np.ndarray  # (n_cameras,), int64, 0 without archive
     last_end: np.ndarray  # (n_cameras,), float64, NaN without archive
@@ -360,7 +362,17 @@ def analyse(
     # gaps overlapping [a, b) are the index range [lo, hi): gap end > a and gap start < b
     lo = at_start(np.searchsorted(gap_end, query, side="right"))
     hi = at_end(np.searchsorted(gap_start, query, side="left"))
-    del query
+
+    # G(t): gap seconds before t, built like R(t) (gaps are disjoint and sorted by key)
+    gap_cum = np.zeros(len(gap_len) + 1, dtype=np.int64)
+    np.cumsum(gap_len, out=gap_cum[1:])
+    j = np.searchsorted(gap_end, query, side="right")
+    inside = j < len(gap_len)
+    part = np.zeros(len(query), dtype=np.int64)
+    part[inside] = np.maximum(query[inside] - gap_start[j[inside]], 0)
+    gap_before = gap_cum[j] + part
+    gap_seconds = np.where(nonempty, at_end(gap_before) - at_start(gap_before), 0)
+    del query, j, inside, part, gap_before
     gaps = np.where(nonempty, np.maximum(hi - lo, 0), 0)
     longest = np.zeros((n_cam, n_win), dtype=np.int64)
     pair = np.flatnonzero(gaps.ravel() > 0)
@@ -389,6 +401,7 @@ def analyse(
         coverage_ratio=coverage.astype(np.float64, copy=False),
         gaps=gaps.astype(np.int64, copy=False),
         longest_gap_seconds=longest,
+        gap_seconds=gap_seconds.astype(np.int64, copy=False),
         fragments=frags.astype(np.int64, copy=False),
         depth_seconds=depth,
         last_end=last_end,

@@ -108,6 +108,7 @@ def publish_camera(
         (metrics.archive_recorded, stats.recorded_seconds),
         (metrics.archive_gaps, stats.gaps),
         (metrics.archive_longest_gap, stats.longest_gap_seconds),
+        (metrics.archive_gap_seconds, stats.gap_seconds),
         (metrics.archive_fragments, stats.fragments),
     )
     names = [w.name for w in stats.windows]
@@ -126,6 +127,7 @@ ARCHIVE_FAMILIES = (
     "archive_recorded",
     "archive_gaps",
     "archive_longest_gap",
+    "archive_gap_seconds",
     "archive_fragments",
     "archive_depth",
     "archive_last_end",
