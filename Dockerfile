@@ -4,7 +4,8 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY exporter ./exporter
 COPY reporter ./reporter
-RUN pip install --no-cache-dir . && useradd --system --no-create-home vigil
+RUN pip install --no-cache-dir . && useradd --system --no-create-home vigil \
+    && mkdir /reports && chown vigil /reports
 USER vigil
 EXPOSE 9830
 ENTRYPOINT ["vigil"]
