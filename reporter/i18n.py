@@ -1,0 +1,166 @@
+"""Every word the workbook shows, in English and Russian."""
+
+from __future__ import annotations
+
+LANGUAGES = ("en", "ru")
+
+TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        # sheet names (Excel: at most 31 characters, none of []:*?/\)
+        "sheet_tldr": "TLDR",
+        "sheet_summary": "Summary",
+        "sheet_daily": "Daily",
+        "sheet_heatmap": "Heatmap",
+        "sheet_problems": "Problems",
+        # TLDR
+        "title": "Camera archive quality",
+        "period": "Period: {first} – {last} ({days} days, {tz})",
+        "generated": "Generated {when} ({tz}) from Prometheus at {source}",
+        "totals": "Totals",
+        "cameras": "Cameras",
+        "online": "Online",
+        "offline": "Offline",
+        "status_unknown": "Status unknown",
+        "with_archive": "With archive in the period",
+        "without_archive": "Without archive in the period",
+        "no_data_cameras": "Without data in the period",
+        "with_problems": "With problems (sheet Problems)",
+        "avg_coverage": "Average coverage",
+        "avg_depth": "Average archive depth (days)",
+        "distribution": "Quality distribution (coverage over the period)",
+        "band": "Coverage",
+        "share": "Share",
+        "band_green": "≥ 90 %",
+        "band_yellow": "50–89 %",
+        "band_red": "< 50 %",
+        "band_no_archive": "No archive",
+        "band_no_data": "No data",
+        "top_coverage": "Top 10: worst coverage (cameras with archive)",
+        "top_gaps": "Top 10: most gaps",
+        "top_longest": "Top 10: longest gap",
+        "rank": "#",
+        "chart_title": "Cameras by coverage",
+        # columns
+        "col_name": "Camera",
+        "col_uid": "UID",
+        "col_sn": "SN",
+        "col_vendor": "Vendor",
+        "col_model": "Model",
+        "col_address": "Address",
+        "col_datacenter": "Data center",
+        "col_status": "Status",
+        "col_card": "Memory card",
+        "col_depth": "Depth (days)",
+        "col_days": "Days with data",
+        "col_recorded": "Recorded (h)",
+        "col_coverage": "Coverage",
+        "col_fragments": "Fragments",
+        "col_gaps": "Gaps",
+        "col_longest": "Longest gap (h)",
+        "col_gap_time": "Gap time (h)",
+        "col_date": "Date",
+        "col_reasons": "Reasons",
+        "col_count": "Cameras",
+        # values
+        "status_online": "online",
+        "status_offline": "offline",
+        "status_unknown_value": "unknown",
+        # problem reasons
+        "reason_no_data": "no archive figures in the period",
+        "reason_no_archive": "no archive: nothing recorded in the period",
+        "reason_low_coverage": "coverage {value} (below 50 %)",
+        "reason_long_gap": "gap of {value} h (over 1 h)",
+        "reason_shallow": "archive depth {value} days (under 1 day)",
+        "reason_offline": "offline",
+        "reason_card": "memory card problem ({value})",
+        "reason_card_unnamed": "memory card problem",
+        "decimal": ".",
+        "date_format": "yyyy-mm-dd",
+        "day_format": "mm-dd",
+    },
+    "ru": {
+        "sheet_tldr": "Кратко",
+        "sheet_summary": "Сводка",
+        "sheet_daily": "По дням",
+        "sheet_heatmap": "Тепловая карта",
+        "sheet_problems": "Проблемы",
+        "title": "Качество архива камер",
+        "period": "Период: {first} – {last} ({days} дн., {tz})",
+        "generated": "Сформирован {when} ({tz}) по данным Prometheus {source}",
+        "totals": "Итого",
+        "cameras": "Камер",
+        "online": "Онлайн",
+        "offline": "Офлайн",
+        "status_unknown": "Статус неизвестен",
+        "with_archive": "С архивом за период",
+        "without_archive": "Без архива за период",
+        "no_data_cameras": "Без данных за период",
+        "with_problems": "С проблемами (лист «Проблемы»)",
+        "avg_coverage": "Среднее покрытие",
+        "avg_depth": "Средняя глубина архива (сут)",
+        "distribution": "Распределение по качеству (покрытие за период)",
+        "band": "Покрытие",
+        "share": "Доля",
+        "band_green": "≥ 90 %",
+        "band_yellow": "50–89 %",
+        "band_red": "< 50 %",
+        "band_no_archive": "Нет архива",
+        "band_no_data": "Нет данных",
+        "top_coverage": "Топ-10: наихудшее покрытие (камеры с архивом)",
+        "top_gaps": "Топ-10: больше всего разрывов",
+        "top_longest": "Топ-10: самый длинный разрыв",
+        "rank": "№",
+        "chart_title": "Камеры по покрытию",
+        "col_name": "Камера",
+        "col_uid": "UID",
+        "col_sn": "Серийный номер",
+        "col_vendor": "Производитель",
+        "col_model": "Модель",
+        "col_address": "Адрес",
+        "col_datacenter": "ЦОД",
+        "col_status": "Статус",
+        "col_card": "Карта памяти",
+        "col_depth": "Глубина (сут)",
+        "col_days": "Дней с данными",
+        "col_recorded": "Записано (ч)",
+        "col_coverage": "Покрытие",
+        "col_fragments": "Фрагменты",
+        "col_gaps": "Разрывы",
+        "col_longest": "Самый длинный разрыв (ч)",
+        "col_gap_time": "Время разрывов (ч)",
+        "col_date": "Дата",
+        "col_reasons": "Причины",
+        "col_count": "Камер",
+        "status_online": "онлайн",
+        "status_offline": "офлайн",
+        "status_unknown_value": "неизвестно",
+        "reason_no_data": "нет данных об архиве за период",
+        "reason_no_archive": "нет архива: за период ничего не записано",
+        "reason_low_coverage": "покрытие {value} (ниже 50 %)",
+        "reason_long_gap": "разрыв {value} ч (больше 1 ч)",
+        "reason_shallow": "глубина архива {value} сут (меньше суток)",
+        "reason_offline": "офлайн",
+        "reason_card": "проблема с картой памяти ({value})",
+        "reason_card_unnamed": "проблема с картой памяти",
+        "decimal": ",",
+        "date_format": "dd.mm.yyyy",
+        "day_format": "dd.mm",
+    },
+}
+
+
+def reason_text(lang: str, code: str, value: float | str) -> str:
+    t = TEXT[lang]
+    if code == "low_coverage":
+        shown = f"{value * 100:.1f} %"
+    elif code == "long_gap":
+        shown = f"{value / 3600:.1f}"
+    elif code == "shallow":
+        shown = f"{value / 86400:.2f}"
+    elif code == "card" and not value:
+        return t["reason_card_unnamed"]
+    else:
+        shown = str(value)
+    if code in ("low_coverage", "long_gap", "shallow"):
+        shown = shown.replace(".", t["decimal"])
+    return t[f"reason_{code}"].format(value=shown)
