@@ -39,6 +39,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/archive.py
 	$(BIN)/python bench/probes.py
 	$(BIN)/python bench/vision.py
+	$(BIN)/python bench/report.py --baseline-cameras 1000
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
