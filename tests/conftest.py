@@ -121,6 +121,17 @@ def exporter_yaml(api_url: str, **rt_overrides: str) -> str:
 
 
 @asynccontextmanager
+async def started_exporter(config, **options):
+    """An Exporter for `config` (options as Exporter takes them), started, stopped on exit."""
+    exporter = Exporter(config, **options)
+    await exporter.start()
+    try:
+        yield exporter
+    finally:
+        await exporter.stop()
+
+
+@asynccontextmanager
 async def running_exporter(
     api_url: str,
     api_key: str = API_KEY,
@@ -128,12 +139,8 @@ async def running_exporter(
     **rt_overrides: str,
 ):
     config = parse_config(exporter_yaml(api_url, **rt_overrides), env={"RT_API_KEY": api_key})
-    exporter = Exporter(config, clock=clock, backoff_base=0.05)
-    await exporter.start()
-    try:
+    async with started_exporter(config, clock=clock, backoff_base=0.05) as exporter:
         yield exporter
-    finally:
-        await exporter.stop()
 
 
 async def settled(exporter: Exporter) -> None:

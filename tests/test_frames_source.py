@@ -23,6 +23,7 @@ from tests.conftest import (
     require_binary,
     scrape,
     serve_app,
+    started_exporter,
     value,
 )
 
@@ -71,15 +72,8 @@ async def snapshot_camera():
         yield camera
 
 
-@asynccontextmanager
-async def exporter_with(text: str, env: dict | None = None):
-    config = parse_config(text, env={"VIGIL_API_TOKEN": TOKEN, **(env or {})})
-    exporter = Exporter(config)
-    await exporter.start()
-    try:
-        yield exporter
-    finally:
-        await exporter.stop()
+def exporter_with(text: str, env: dict | None = None):
+    return started_exporter(parse_config(text, env={"VIGIL_API_TOKEN": TOKEN, **(env or {})}))
 
 
 async def test_snapshot_camera_turning_dark_is_detected_with_evidence_and_live_results(

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from exporter.config import parse_config
-from exporter.service import Exporter
-from tests.conftest import eventually, free_port, scrape, value
+from tests.conftest import eventually, free_port, scrape, started_exporter, value
 
 TOKEN = "api-token-7f3e9a1c"
 CAM_PASSWORD = "cam-pass-Q9z"
@@ -45,15 +44,8 @@ def cameras_yaml(state_file: Path | None, targets: str, token: bool = True) -> s
     return "\n".join(lines) + "\n"
 
 
-@asynccontextmanager
-async def exporter_with(text: str):
-    config = parse_config(text, env={"VIGIL_API_TOKEN": TOKEN})
-    exporter = Exporter(config)
-    await exporter.start()
-    try:
-        yield exporter
-    finally:
-        await exporter.stop()
+def exporter_with(text: str):
+    return started_exporter(parse_config(text, env={"VIGIL_API_TOKEN": TOKEN}))
 
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
