@@ -391,9 +391,9 @@ class Prometheus:
 SCRAPE_INTERVAL = 15  # prometheus.yml
 PROMETHEUS_QUERY_TIMEOUT_S = 120  # Prometheus' default --query.timeout
 # what vigil-report reads (reporter/data.py): its first pass reads only the last SHORT_MS of each
-# day's range (5 daily families) and of the period (8 current series per camera: info, online, card
-# problem, 4 card states, depth); the whole range only where that found nothing (backfilled days)
-REPORTER_DAILY_FAMILIES = 5
+# day's range (the daily families of reporter.data.DAILY) and of the period (8 current series per
+# camera: info, online, card problem, 4 card states, depth); the whole range only where that found
+# nothing (backfilled days)
 REPORTER_STATE_SERIES = 8
 
 
@@ -405,7 +405,7 @@ def scraped_check(
     shapes, and what that means for the fleet."""
     import report_data
 
-    from reporter.data import SHORT_MS
+    from reporter.data import DAILY, SHORT_MS
 
     run_dir = Path(tempfile.mkdtemp(prefix="scraped-", dir=cache))
     prom = None
@@ -452,7 +452,7 @@ def scraped_check(
             prom.stop()
         shutil.rmtree(run_dir, ignore_errors=True)
     per_short = SHORT_MS // 1000 // SCRAPE_INTERVAL
-    daily_fleet = REPORTER_DAILY_FAMILIES * cameras * days * per_short
+    daily_fleet = len(DAILY) * cameras * days * per_short
     state_fleet = REPORTER_STATE_SERIES * cameras * per_short
     cpu = (daily_fleet * ns["daily"] + state_fleet * ns["state"]) / 1e9
     one_family = cameras * days * per_short * ns["daily"] / 1e9
