@@ -9,6 +9,7 @@ target as the instant or range query Grafana would send.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -189,8 +190,11 @@ class Prometheus:
             with urllib.request.urlopen(f"{self.url}{path}?{query}", timeout=30) as resp:
                 return json.load(resp)["data"]
         except urllib.error.HTTPError as exc:
-            body = json.loads(exc.read() or b"{}")
-            raise AssertionError(f"HTTP {exc.code}: {body.get('error')}") from None
+            text = exc.read().decode(errors="replace")
+            # the API's JSON error; a Prometheus still starting answers plain text
+            with contextlib.suppress(ValueError):
+                text = json.loads(text).get("error", text)
+            raise AssertionError(f"HTTP {exc.code}: {text}") from None
 
     def instant(self, expr: str, at: float) -> list:
         return self.get("/api/v1/query", query=expr, time=f"{at:.3f}")["result"]
