@@ -114,15 +114,14 @@ frames:
                 camera.picture = jpeg(dark())
                 m = await eventually(lambda: has(1), timeout=15)
                 assert value(m, "vigil_camera_frame_brightness_ratio", camera="hall") < 0.1
-                assert (
-                    value(
-                        m,
-                        "vigil_camera_frame_evidence_timestamp_seconds",
-                        camera="hall",
-                        problem="black",
-                    )
-                    > 0
-                )
+
+                async def evidence_time():
+                    m = await scrape(http, exporter.url)
+                    name = "vigil_camera_frame_evidence_timestamp_seconds"
+                    return value(m, name, camera="hall", problem="black")
+
+                # the flag is published first, the evidence timestamp once the frame is stored
+                assert await eventually(evidence_time, timeout=10) > 0
                 while True:
                     result = json.loads((await ws.receive(timeout=10)).data)
                     if "black" in result["problems"]:
