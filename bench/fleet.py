@@ -190,7 +190,7 @@ async def run(args: argparse.Namespace) -> int:
             poll_cpu.append(cpu_seconds() - cpu0)
             if not ok:
                 raise SystemExit("inventory poll failed")
-        cameras = len(exporter.rt_api.cameras)
+        cameras = len(exporter.source("rt_api").cameras)
 
         top_up(exporter, args.series_per_camera)
         registry = exporter.metrics.registry

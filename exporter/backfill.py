@@ -16,57 +16,28 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-import aiohttp
 import numpy as np
 
 from exporter.analysis.archive import ArchiveStats, FleetArchive, Window, analyse, calendar_days
+from exporter.catalogue import FamilySpec
 from exporter.config import Config
-from exporter.exposition import escape_label_value, format_value
-from exporter.metrics import Metrics
-from exporter.scheduler import CheckFailed
-from exporter.sources.rt_api import RtApiSource
+from exporter.errors import CheckFailed
+from exporter.exposition import escape_label_value, family_header, format_value
+from exporter.service import client_session, compose
+from exporter.sources.rt_api.metrics import (
+    ARCHIVE_DEPTH,
+    ARCHIVE_PER_WINDOW,
+    CAMERA_INFO,
+    CAMERA_INFO_LABELS,
+    DAILY_WINDOW,
+)
 from exporter.sources.rt_api.payloads import Camera
 
 log = logging.getLogger("vigil.backfill")
 
 HEAD_MARGIN = 3 * 3600  # promtool refuses samples too close to now (they belong in the head block)
-BACKFILL_WINDOW = "yesterday"
-
-# (family name, help, attribute of ArchiveStats), in the order they are written
-DAILY_SERIES = (
-    (
-        "vigil_camera_archive_coverage_ratio",
-        "Share of the window covered by recorded archive (0..1).",
-        "coverage_ratio",
-    ),
-    (
-        "vigil_camera_archive_recorded_seconds",
-        "Seconds of the window covered by recorded archive.",
-        "recorded_seconds",
-    ),
-    (
-        "vigil_camera_archive_gaps",
-        "Holes in the recording longer than the gap threshold that overlap the window.",
-        "gaps",
-    ),
-    (
-        "vigil_camera_archive_longest_gap_seconds",
-        "Longest overlap of a gap with the window.",
-        "longest_gap_seconds",
-    ),
-    (
-        "vigil_camera_archive_gap_seconds",
-        "Total length of the gaps' parts inside the window.",
-        "gap_seconds",
-    ),
-    (
-        "vigil_camera_archive_fragments",
-        "Distinct archive fragments overlapping the window.",
-        "fragments",
-    ),
-)
 
 
 @dataclasses.dataclass
@@ -86,7 +57,12 @@ def backfill_days(now: int, tz, days: int) -> list[Window]:
     return finished[-days:]
 
 
-INFO_LABELS = ("name", "sn", "mac", "ip", "vendor", "model", "firmware", "datacenter", "address")
+INFO_LABELS = CAMERA_INFO_LABELS[1:]  # after `camera`
+
+
+def _header(spec: FamilySpec) -> str:
+    """The family's HELP and TYPE lines, as the catalogue declares them."""
+    return family_header(spec.name, spec.help, spec.type)
 
 
 def depth_at_day_ends(stats: ArchiveStats, now: int) -> np.ndarray:
@@ -118,9 +94,8 @@ def write_openmetrics(
     ends = [w.end for w in stats.windows]
     samples = 0
     if cameras is not None:
-        name = "vigil_camera_info"
-        out.write(f"# HELP {name} Descriptive fields of a camera from the platform.\n")
-        out.write(f"# TYPE {name} gauge\n")
+        name = CAMERA_INFO.name
+        out.write(_header(CAMERA_INFO))
         for uid in uids:
             camera = cameras[uid]
             labels = "".join(
@@ -130,9 +105,8 @@ def write_openmetrics(
             out.writelines(f"{prefix}1 {end}\n" for end in ends)
             samples += len(ends)
     if now is not None:
-        name = "vigil_camera_archive_depth_seconds"
-        out.write(f"# HELP {name} Age of the oldest recorded second at the day's end.\n")
-        out.write(f"# TYPE {name} gauge\n")
+        name = ARCHIVE_DEPTH.name
+        out.write(_header(ARCHIVE_DEPTH))
         depth = depth_at_day_ends(stats, now)
         for row, uid in enumerate(uids):
             prefix = f'{name}{{camera="{escape_label_value(uid)}"{extra}}} '
@@ -140,13 +114,14 @@ def write_openmetrics(
                 f"{prefix}{int(v)} {end}\n" for v, end in zip(depth[row], ends, strict=True)
             )
             samples += len(ends)
-    for name, help_text, attribute in DAILY_SERIES:
-        out.write(f"# HELP {name} {help_text}\n# TYPE {name} gauge\n")
+    for spec, attribute in ARCHIVE_PER_WINDOW:
+        out.write(_header(spec))
         values: np.ndarray = getattr(stats, attribute)
         for row, uid in enumerate(uids):
             prefix = (
-                f'{name}{{camera="{escape_label_value(uid)}",window="{BACKFILL_WINDOW}"{extra}}} '
+                f'{spec.name}{{camera="{escape_label_value(uid)}",window="{DAILY_WINDOW}"{extra}}} '
             )
+
             out.writelines(
                 f"{prefix}{format_value(float(v))} {end}\n"
                 for v, end in zip(values[row], ends, strict=True)
@@ -175,12 +150,10 @@ async def run_backfill(
         raise CheckFailed("config", "no finished day is old enough to backfill yet")
     history_days = (now - windows[0].start) // 86400 + 1
     rt = dataclasses.replace(rt, archive_days=max(rt.archive_days, history_days))
-    async with aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=100, ssl=None if rt.verify_tls else False)
-    ) as session:
-        source = RtApiSource(
-            session=session, metrics=Metrics(), config=rt, tz=config.tz, clock=clock
-        )
+    config = dataclasses.replace(config, rt_api=rt)
+    async with client_session(config) as session:
+        # built like `vigil run` builds it; its checks are registered but never scheduled
+        source: Any = compose(config, session, clock=clock, only={"rt_api"}).sources["rt_api"]
         cameras = await source.fetch_cameras()
         uids = list(cameras)
         done = 0

@@ -51,8 +51,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from exporter.backfill import run_backfill
+    from exporter.errors import CheckFailed
     from exporter.logs import register_secret, setup_logging
-    from exporter.scheduler import CheckFailed
 
     config = _load_config_or_exit(args.config)
     setup_logging(config.log_level)

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import Literal
 
-MetricType = Literal["gauge", "counter", "histogram"]
+from exporter.catalogue import FamilySpec, MetricType
 
 
 def escape_label_value(value: str) -> str:
@@ -36,6 +35,11 @@ def _escape_help(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 
+def family_header(name: str, help: str, type: str) -> str:
+    """The HELP and TYPE lines of a family (also what the backfill's OpenMetrics file carries)."""
+    return f"# HELP {name} {_escape_help(help)}\n# TYPE {name} {type}\n"
+
+
 class Family:
     """One metric family: name, help, type, label names, and its current series."""
 
@@ -50,7 +54,7 @@ class Family:
         self._part_text: dict[str, str] = {}
         self._text: bytes | None = None
         self.version = 0
-        self._header = f"# HELP {name} {_escape_help(help)}\n# TYPE {name} {type}\n"
+        self._header = family_header(name, help, type)
 
     # -- writing ---------------------------------------------------------------------------------
     def _line(self, labelvalues: tuple[str, ...], value: float) -> str:
@@ -191,7 +195,7 @@ class Histogram:
             if not self._series:
                 self._text = b""
                 return self._text
-            out = [f"# HELP {self.name} {_escape_help(self.help)}\n# TYPE {self.name} histogram\n"]
+            out = [family_header(self.name, self.help, "histogram")]
             for key, counts in self._series.items():
                 base = ",".join(
                     f'{n}="{escape_label_value(v)}"'
@@ -225,6 +229,12 @@ class Registry:
         self._body = None
         return family
 
+    def add(self, spec: FamilySpec) -> Family | Histogram:
+        """Register the family a catalogue entry declares."""
+        if spec.type == "histogram":
+            return self.register(Histogram(spec.name, spec.help, spec.labels, spec.buckets))
+        return self.register(Family(spec.name, spec.help, spec.type, spec.labels))
+
     def gauge(self, name: str, help: str, labelnames: Sequence[str] = ()) -> Family:
         return self.register(Family(name, help, "gauge", labelnames))  # type: ignore[return-value]
 
@@ -247,6 +257,9 @@ class Registry:
 
     def __getitem__(self, name: str) -> Family | Histogram:
         return self._families[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._families
 
     def render(self) -> bytes:
         families = self._families.values()

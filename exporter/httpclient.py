@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
-from exporter.scheduler import CheckFailed
+from exporter.errors import CheckFailed
 
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
@@ -96,7 +96,8 @@ class JsonClient:
             except _AttemptFailed as failure:
                 self._on_error(failure.reason)
                 if failure.reason not in RETRYABLE or attempt >= self._max_retries:
-                    raise CheckFailed(failure.reason, failure.message) from None
+                    # every attempt, this one included, was counted through on_error
+                    raise CheckFailed(failure.reason, failure.message, counted=True) from None
                 delay = failure.retry_after
                 if delay is None:
                     delay = backoff_delay(attempt, self._backoff_base)

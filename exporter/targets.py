@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from exporter.config import format_duration, parse_duration
+from exporter.configkit import ConfigError, format_duration, parse_duration
 
 log = logging.getLogger("vigil.targets")
 
@@ -688,3 +688,30 @@ def _fsync_dir(directory: Path) -> None:
             os.close(fd)
     except OSError as exc:
         log.warning("cannot fsync directory %s: %s", directory, exc)
+
+
+def config_targets(cameras: Any) -> list[CameraTarget]:
+    """The `cameras.targets` of the config as targets, validated like API registrations."""
+    targets = []
+    seen: set[str] = set()
+    for i, t in enumerate(cameras.targets):
+        body = {
+            "id": t.id,
+            "host": t.host,
+            "port": t.port or cameras.port,
+            "icmp": t.icmp,
+            "tcp": t.tcp,
+            "frame": t.frame,
+            "frame_url": t.frame_url.reveal() if t.frame_url else None,
+            "rtsp_options": t.rtsp_options,
+        }
+        try:
+            target = target_from_json(body, origin="config")
+        except TargetError as exc:
+            field, _, message = str(exc).partition(": ")
+            raise ConfigError(message, key=f"cameras.targets[{i}].{field}") from None
+        if target.id in seen:
+            raise ConfigError(f"duplicate camera id {target.id!r}", key=f"cameras.targets[{i}].id")
+        seen.add(target.id)
+        targets.append(target)
+    return targets

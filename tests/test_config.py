@@ -11,7 +11,6 @@ from exporter.config import (
     Config,
     ConfigError,
     Duration,
-    RtApiConfig,
     Secret,
     _Loader,
     between,
@@ -21,6 +20,7 @@ from exporter.config import (
     parse_duration,
     summarize,
 )
+from exporter.sources.rt_api.config import RtApiConfig
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "vigil.example.yml"
 SECRET = "sekret-TEST-KEY-123"

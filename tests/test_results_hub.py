@@ -13,7 +13,7 @@ import pytest
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient, TestServer
 
-from exporter.results_hub import ResultsHub, encode_result
+from exporter.web.results_hub import ResultsHub, encode_result
 
 
 @pytest.fixture

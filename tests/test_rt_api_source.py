@@ -121,11 +121,11 @@ async def test_faults_keep_values_drop_up_count_errors_and_recover(sim, http, fa
 
         params = {k: v for k, v in fault.items() if k != "fault"}
         sim.faults.set(fault["fault"], **params)
-        up = exporter.metrics.source_up
-        errors = exporter.metrics.probe_errors
+        up = exporter.metrics["vigil_source_up"]
+        errors = exporter.metrics["vigil_probe_errors_total"]
         await eventually(
             lambda: (
-                up.get(["rt_api", exporter.rt_api.instance]) == 0
+                up.get(["rt_api", exporter.source("rt_api").instance]) == 0
                 and errors.get(["rt_api", "inventory", reason]) > errors_before
             ),
             timeout=15,
@@ -141,7 +141,7 @@ async def test_faults_keep_values_drop_up_count_errors_and_recover(sim, http, fa
 
         sim.faults.clear()
         await eventually(
-            lambda: exporter.metrics.source_up.get(["rt_api", exporter.rt_api.instance]) == 1,
+            lambda: exporter.metrics["vigil_source_up"].get(["rt_api", exporter.source("rt_api").instance]) == 1,
             timeout=15,
         )
 

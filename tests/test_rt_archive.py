@@ -188,7 +188,7 @@ async def test_one_failing_camera_keeps_its_figures_and_blocks_no_one(http):
         await exporter.scheduler.wait_ready()
         await exporter.scheduler.run_now("rt_api", "archive")
         before = await scrape(http, exporter.url)
-        victim = next(iter(exporter.rt_api.cameras))
+        victim = next(iter(exporter.source("rt_api").cameras))
         sim.faults.set("http_5xx", path=victim)
         clock.advance(600)
         assert await exporter.scheduler.run_now("rt_api", "archive") is True
@@ -205,7 +205,7 @@ async def test_one_failing_camera_keeps_its_figures_and_blocks_no_one(http):
         assert value(
             after, "vigil_camera_archive_updated_timestamp_seconds", camera=victim
         ) == pytest.approx(T0)
-        others = [u for u in exporter.rt_api.cameras if u != victim]
+        others = [u for u in exporter.source("rt_api").cameras if u != victim]
         assert all(
             value(after, "vigil_camera_archive_updated_timestamp_seconds", camera=u) == T0 + 600
             for u in others
@@ -277,4 +277,4 @@ async def test_removed_cameras_leave_and_no_archive_is_visible_as_zero(http):
             for lab, _ in rows
         }
         assert cams == {"cam-a"}
-        assert "cam-b" not in exporter.rt_api.archives
+        assert "cam-b" not in exporter.source("rt_api").archives

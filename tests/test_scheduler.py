@@ -6,13 +6,23 @@ import asyncio
 import itertools
 import time
 
-from exporter.metrics import Metrics
-from exporter.scheduler import CheckFailed, Scheduler
+from exporter.errors import CheckFailed
+from exporter.metrics import PROBE_DURATION, SOURCE_LAST_SUCCESS, SOURCE_UP, Metrics
+from exporter.scheduler import Recorder, Scheduler
+from exporter.sources.contract import Check
+
+
+def scheduler_for(metrics: Metrics) -> Scheduler:
+    return Scheduler(Recorder(metrics))
+
+
+def add(sched: Scheduler, source: str, check: str, interval: float, run, **kw) -> None:
+    sched.add(source, Check(check, interval, run, **kw))
 
 
 async def test_runs_on_interval_and_never_overlaps():
     metrics = Metrics()
-    sched = Scheduler(metrics)
+    sched = scheduler_for(metrics)
     running = 0
     overlaps = 0
     starts: list[float] = []
@@ -25,7 +35,7 @@ async def test_runs_on_interval_and_never_overlaps():
         await asyncio.sleep(0.05)
         running -= 1
 
-    sched.add("src", "chk", 0.1, slow_check)
+    add(sched, "src", "chk", 0.1, slow_check)
     sched.start()
     await asyncio.sleep(0.05)
     # manual runs while the loop is running join the run in flight instead of starting another
@@ -37,53 +47,53 @@ async def test_runs_on_interval_and_never_overlaps():
     assert len(starts) >= 4
     assert all(g >= 0.04 for g in gaps)
     # a run cut short by stop() is not timed
-    assert metrics.probe_duration.count(["src", "chk"]) in (len(starts) - 1, len(starts))
+    assert metrics.histogram(PROBE_DURATION).count(["src", "chk"]) in (len(starts) - 1, len(starts))
 
 
 async def test_failures_set_up_to_zero_and_recovery_sets_it_back():
     metrics = Metrics()
-    sched = Scheduler(metrics)
+    sched = scheduler_for(metrics)
     fail = True
 
     async def check():
         if fail:
             raise CheckFailed("timeout", "no answer")
 
-    sched.add("rt_api", "inventory", 60, check, instance="api")
+    add(sched, "rt_api", "inventory", 60, check, instance="api")
     assert await sched.run_now("rt_api", "inventory") is False
-    assert metrics.source_up.get(["rt_api", "api"]) == 0
-    assert metrics.source_last_success.get(["rt_api", "api", "inventory"]) is None
+    assert metrics.family(SOURCE_UP).get(["rt_api", "api"]) == 0
+    assert metrics.family(SOURCE_LAST_SUCCESS).get(["rt_api", "api", "inventory"]) is None
     status = sched.statuses()[0]
     assert status.last_error == "timeout"
     fail = False
     assert await sched.run_now("rt_api", "inventory") is True
-    assert metrics.source_up.get(["rt_api", "api"]) == 1
-    assert metrics.source_last_success.get(["rt_api", "api", "inventory"]) > 0
+    assert metrics.family(SOURCE_UP).get(["rt_api", "api"]) == 1
+    assert metrics.family(SOURCE_LAST_SUCCESS).get(["rt_api", "api", "inventory"]) > 0
 
 
 async def test_a_crashing_check_is_contained():
     metrics = Metrics()
-    sched = Scheduler(metrics)
+    sched = scheduler_for(metrics)
 
     async def broken():
         raise KeyError("surprise")
 
-    sched.add("src", "chk", 60, broken)
+    add(sched, "src", "chk", 60, broken)
     assert await sched.run_now("src", "chk") is False
     assert sched.statuses()[0].last_error == "internal"
 
 
 async def test_ready_after_first_run_good_or_bad():
     metrics = Metrics()
-    sched = Scheduler(metrics)
+    sched = scheduler_for(metrics)
     gate = asyncio.Event()
 
     async def check():
         await gate.wait()
         raise CheckFailed("connection", "refused")
 
-    sched.add("src", "inventory", 60, check, gates_readiness=True)
-    sched.add("src", "other", 60, lambda: asyncio.sleep(0), gates_readiness=False)
+    add(sched, "src", "inventory", 60, check, gates_readiness=True)
+    add(sched, "src", "other", 60, lambda: asyncio.sleep(0), gates_readiness=False)
     assert not sched.ready
     sched.start()
     await asyncio.sleep(0.05)
@@ -96,12 +106,12 @@ async def test_ready_after_first_run_good_or_bad():
 
 async def test_stop_is_prompt_even_when_a_check_hangs():
     metrics = Metrics()
-    sched = Scheduler(metrics)
+    sched = scheduler_for(metrics)
 
     async def hangs():
         await asyncio.sleep(3600)
 
-    sched.add("src", "chk", 1, hangs)
+    add(sched, "src", "chk", 1, hangs)
     sched.start()
     await asyncio.sleep(0.05)
     t0 = time.monotonic()

@@ -109,6 +109,9 @@ def _parse_entry(entry_id: str, fields: dict[bytes, bytes] | None) -> Frame:
     return Frame(camera=str(camera), ts=float(ts), jpeg=jpeg, entry_id=entry_id, meta=meta)
 
 
+REASONS = ("auth", "timeout", "connection", "response", "other")  # of a failed Redis command
+
+
 def _error_reason(exc: BaseException) -> str:
     if isinstance(exc, redis_errors.AuthenticationError | redis_errors.AuthorizationError):
         return "auth"
@@ -151,6 +154,7 @@ class RedisFrameConsumer:
         backoff_base: float = 0.1,
         backoff_cap: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
+        on_outcome: Callable[[str | None], None] = lambda reason: None,
     ) -> None:
         if block_ms < 1 or batch < 1 or claim_idle_ms < 1 or min_interval < 0:
             raise ValueError(
@@ -171,6 +175,7 @@ class RedisFrameConsumer:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self._clock = clock
+        self._on_outcome = on_outcome  # None after every good read, a reason after every failure
 
         self.connected = False
         self.skipped: Counter[str] = Counter()
@@ -427,6 +432,7 @@ class RedisFrameConsumer:
     def _failed(self, exc: BaseException, doing: str) -> None:
         reason = _error_reason(exc)
         self.errors[reason] += 1
+        self._on_outcome(reason)
         self._failures += 1
         was_connected = self.connected
         self.connected = False
@@ -446,6 +452,7 @@ class RedisFrameConsumer:
             log.info("redis %s: connected again", self.shown_url)
         self.connected = True
         self._failures = 0
+        self._on_outcome(None)
 
     async def _backoff(self) -> None:
         delay = min(self.backoff_cap, self.backoff_base * 2 ** min(self._failures - 1, 30))

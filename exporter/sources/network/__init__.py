@@ -1,1 +1,34 @@
-"""Network probes: async ICMP echo and TCP connect (optionally RTSP OPTIONS) against camera hosts."""
+"""Direct network checks of cameras: ICMP echo and TCP connect (optionally RTSP OPTIONS)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from exporter.sources.contract import Source, SourceContext, SourcePlugin
+from exporter.sources.network.config import CamerasConfig
+from exporter.sources.network.metrics import FAMILIES
+
+
+def build(context: SourceContext, config: Any) -> Source:
+    from exporter.sources.network.source import NetworkSource
+
+    return NetworkSource.from_context(context, config.cameras)
+
+
+def validate(config: Any) -> None:
+    """Config cameras are validated like API registrations (ConfigError naming the key)."""
+    from exporter.targets import config_targets
+
+    if config.cameras is not None:
+        config_targets(config.cameras)
+
+
+PLUGIN = SourcePlugin(
+    name="network",
+    section="cameras",
+    config_type=CamerasConfig,
+    families=FAMILIES,
+    build=build,
+    validate=validate,
+    doc="cameras checked directly: ICMP, TCP/RTSP, registration API and /probe",
+)

@@ -15,6 +15,9 @@ REASONS = (
     "connection",
 )
 
+# the prober itself cannot work (the system refuses ICMP sockets): a source problem, not a camera's
+SOURCE_REASONS = frozenset({"icmp_not_permitted"})
+
 UNREACHABLE_ERRNOS = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL})
 
 

@@ -5,7 +5,8 @@ this source keeps a timer heap of (due time, camera, check) and a dispatcher tha
 are due, at most `concurrency` at a time, never two of the same camera and check at once. Targets come
 from the TargetStore (config file and registration API); the dispatcher notices changes at once through
 `notify()`. Results go straight to the metrics, one partition per camera, so a deleted camera leaves
-/metrics in one step.
+/metrics in one step, and to each check's recorder: a camera that does not answer is a camera problem
+(`target_failed`); only ICMP being refused by the system takes the source down.
 """
 
 from __future__ import annotations
@@ -21,8 +22,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from exporter.metrics import Metrics
-from exporter.sources.network.errors import REASONS, ProbeFailed
+from exporter.scheduler import CheckRecorder, Recorder
+from exporter.sources.contract import Check, Source, SourceContext
+from exporter.sources.network.config import CamerasConfig
+from exporter.sources.network.errors import REASONS, SOURCE_REASONS, ProbeFailed
 from exporter.sources.network.icmp import Pinger
+from exporter.sources.network.metrics import (
+    PROBE_RTT,
+    PROBE_RTT_FLEET,
+    PROBE_SUCCESS,
+    TARGET_INFO,
+)
 from exporter.sources.network.tcp import resolve, tcp_probe
 from exporter.targets import CameraTarget, TargetStore
 
@@ -55,20 +65,38 @@ class ProbeResult:
     duration: float
 
 
-class NetworkSource:
+def defaults_of(cameras: CamerasConfig) -> Defaults:
+    return Defaults(
+        icmp=cameras.icmp,
+        tcp=cameras.tcp,
+        port=cameras.port,
+        rtsp_options=cameras.rtsp_options,
+        timeout=cameras.timeout,
+        concurrency=cameras.concurrency,
+    )
+
+
+class NetworkSource(Source):
+    name = SOURCE
+
     def __init__(
         self,
         metrics: Metrics,
+        recorder: Recorder,
         store: TargetStore,
         defaults: Defaults,
         pinger: Pinger | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.metrics = metrics
         self.store = store
         self.defaults = defaults
         self.pinger = pinger or Pinger()
         self.clock = clock
+        self._target_info = metrics.family(TARGET_INFO)
+        self._success = metrics.family(PROBE_SUCCESS)
+        self._rtt = metrics.family(PROBE_RTT)
+        self._rtt_fleet = metrics.histogram(PROBE_RTT_FLEET)
+        self._book = recorder  # the service registers `checks()` there before anything runs
         self._heap: list[tuple[float, int, str, str]] = []
         self._order = itertools.count()
         self._scheduled: dict[
@@ -80,11 +108,23 @@ class NetworkSource:
         self._limiter = asyncio.Semaphore(defaults.concurrency)
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self._icmp_blocked = False
-        for check in CHECKS:
-            interval = getattr(defaults, check)
-            metrics.init_check(SOURCE, check, interval, REASONS)
-        metrics.source_up.set([SOURCE, ""], 1)
+
+    @classmethod
+    def from_context(cls, context: SourceContext, cameras: CamerasConfig) -> NetworkSource:
+        assert context.targets is not None, "the service opens the target store for `cameras`"
+        return cls(
+            context.metrics,
+            context.recorder,
+            context.targets,
+            defaults_of(cameras),
+            pinger=context.options.get("pinger"),
+        )
+
+    def checks(self) -> list[Check]:
+        return [Check(check, getattr(self.defaults, check), reasons=REASONS) for check in CHECKS]
+
+    def _recorder(self, check: str) -> CheckRecorder:
+        return self._book.get(SOURCE, check)
 
     # -- configuration ---------------------------------------------------------------------------
     def interval(self, target: CameraTarget, check: str) -> float:
@@ -103,7 +143,7 @@ class NetworkSource:
         self._wake.set()
 
     # -- lifecycle -------------------------------------------------------------------------------
-    def start(self) -> None:
+    async def start(self) -> None:
         self._sync(first=True)
         self._task = asyncio.create_task(self._dispatch(), name="network-dispatcher")
 
@@ -151,21 +191,20 @@ class NetworkSource:
             task = self._inflight.pop((tid, check), None)
             if task is not None:
                 task.cancel()
-        for family in (
-            self.metrics.target_info,
-            self.metrics.probe_success,
-            self.metrics.probe_rtt,
-        ):
+        for check in CHECKS:
+            self._recorder(check).forget_target(tid)
+        for family in (self._target_info, self._success, self._rtt):
             family.drop(tid)
 
     def _publish_info(self, target: CameraTarget) -> None:
-        self.metrics.target_info.replace(
+        self._target_info.replace(
             [((target.id, target.host, str(self.port(target))), 1)], target.id
         )
 
     def _clear_check(self, tid: str, check: str) -> None:
-        self.metrics.probe_success.remove([tid, check], tid)
-        self.metrics.probe_rtt.remove([tid, check], tid)
+        self._recorder(check).forget_target(tid)
+        self._success.remove([tid, check], tid)
+        self._rtt.remove([tid, check], tid)
 
     def _schedule(self, tid: str, check: str, due: float) -> None:
         ticket = next(self._order)
@@ -232,21 +271,47 @@ class NetworkSource:
         return result
 
     def _record(self, result: ProbeResult) -> None:
-        m = self.metrics
         cam, check = result.camera, result.check
-        m.probe_duration.observe([SOURCE, check], result.duration)
-        m.probe_success.set([cam, check], 1 if result.ok else 0, cam)
+        recorder = self._recorder(check)
+        if result.reason in SOURCE_REASONS:
+            # the system refuses the probe itself: no figure about the camera at all
+            self._success.remove([cam, check], cam)
+            self._rtt.remove([cam, check], cam)
+            recorder.failed(result.reason, result.duration)
+            return
+        self._success.set([cam, check], 1 if result.ok else 0, cam)
         if result.ok:
-            m.probe_rtt.set([cam, check], result.rtt, cam)
-            m.probe_rtt_fleet.observe([check], result.rtt)
+            self._rtt.set([cam, check], result.rtt, cam)
+            self._rtt_fleet.observe([check], result.rtt)
+            recorder.succeeded(result.duration, target=cam)
         else:
-            m.probe_rtt.remove([cam, check], cam)  # a stale RTT of a dead camera would mislead
-            m.probe_errors.inc([SOURCE, check, result.reason])
-        if result.reason == "icmp_not_permitted" and not self._icmp_blocked:
-            self._icmp_blocked = True
-            m.source_up.set([SOURCE, ""], 0)
+            self._rtt.remove([cam, check], cam)  # a stale RTT of a dead camera would mislead
+            recorder.target_failed(result.reason, result.duration, target=cam)
 
-    # -- on demand -------------------------------------------------------------------------------
+    # -- commands for the web layer ---------------------------------------------------------------
+    def cameras(self) -> list[CameraTarget]:
+        return self.store.all()
+
+    def camera(self, target_id: str) -> CameraTarget | None:
+        return self.store.get(target_id)
+
+    def register(self, target: CameraTarget) -> bool:
+        """Add or replace an API camera; True when it is new. TargetError for a config camera,
+        StateFileError when the state file cannot be saved (then nothing changed)."""
+        created = self.store.put(target)
+        self.notify()
+        return created
+
+    def unregister(self, target_id: str) -> bool:
+        """Delete an API camera; False when there is none. Errors as for `register`."""
+        deleted = self.store.delete(target_id)
+        self.notify()
+        return deleted
+
+    async def probe(self, target_id: str) -> list[ProbeResult] | None:
+        """Check one registered camera now (see `probe_now`)."""
+        return await self.probe_now(target_id)
+
     async def probe_now(self, target_id: str) -> list[ProbeResult] | None:
         """Run every enabled check of one registered target now (joining runs in flight)."""
         self._sync()
@@ -261,10 +326,10 @@ class NetworkSource:
             tasks.append(task)
         return list(await asyncio.gather(*(asyncio.shield(t) for t in tasks)))
 
-    def summary(self) -> str:
+    def status_lines(self) -> list[str]:
         failing = {check: 0 for check in CHECKS}
-        for labels, v in self.metrics.probe_success.samples():
+        for labels, v in self._success.samples():
             if v == 0:
                 failing[labels[1]] += 1
         parts = ", ".join(f"{n} failing {check}" for check, n in failing.items())
-        return f"{len(self._targets)} cameras checked on the network: {parts}."
+        return [f"{len(self._targets)} cameras checked on the network: {parts}."]

@@ -1,1 +1,31 @@
-"""Perforce source: an asyncio wrapper around P4Python for streams, sizes and ticket checks."""
+"""Perforce source: stream sizes of several servers, on a schedule and on demand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from exporter.sources.contract import Source, SourceContext, SourcePlugin
+from exporter.sources.p4.config import P4Config
+from exporter.sources.p4.metrics import FAMILIES
+
+
+def build(context: SourceContext, config: Any) -> Source:
+    from exporter.sources.p4.source import P4Source
+
+    return P4Source(
+        context.metrics,
+        context.recorder,
+        config.p4,
+        p4_factory=context.options.get("p4_factory"),
+        clock=context.clock,
+    )
+
+
+PLUGIN = SourcePlugin(
+    name="p4",
+    section="p4",
+    config_type=P4Config,
+    families=FAMILIES,
+    build=build,
+    doc="Perforce stream sizes, refresh jobs and locks",
+)

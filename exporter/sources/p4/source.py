@@ -14,11 +14,21 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from exporter.config import P4Config, P4ServerConfig
+from exporter.errors import CheckFailed
 from exporter.metrics import Metrics
-from exporter.scheduler import CheckFailed, Scheduler
+from exporter.scheduler import CheckRecorder, Recorder
+from exporter.sources.contract import Check, Source
 from exporter.sources.p4.client import P4Client, P4Error
+from exporter.sources.p4.config import P4Config, P4ServerConfig
 from exporter.sources.p4.locks import Busy, Job, RefreshLocks, Scope
+from exporter.sources.p4.metrics import (
+    P4_REFRESH_DURATION,
+    P4_SERVER_UP,
+    P4_STREAM_FILES,
+    P4_STREAM_SIZE,
+    P4_STREAM_UPDATED,
+    P4_TICKET_EXPIRY,
+)
 
 log = logging.getLogger("vigil.p4")
 
@@ -40,22 +50,37 @@ def make_client(server: P4ServerConfig, p4_factory: Callable[[], Any] | None = N
     )
 
 
-class P4Source:
+class P4Source(Source):
+    """One check per server (check and instance = the server's name)."""
+
+    name = SOURCE
+
     def __init__(
         self,
         metrics: Metrics,
+        recorder: Recorder,
         config: P4Config,
         *,
         p4_factory: Callable[[], Any] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.metrics = metrics
+        self._book = recorder
+        self._server_up = metrics.family(P4_SERVER_UP)
+        self._ticket_expiry = metrics.family(P4_TICKET_EXPIRY)
+        self._refresh_duration = metrics.family(P4_REFRESH_DURATION)
+        self._size = metrics.family(P4_STREAM_SIZE)
+        self._files = metrics.family(P4_STREAM_FILES)
+        self._updated = metrics.family(P4_STREAM_UPDATED)
         self.servers = {s.name: s for s in config.servers}
         self.clients = {s.name: make_client(s, p4_factory) for s in config.servers}
         self.locks = RefreshLocks(clock=clock)
         self.clock = clock
 
-    def register(self, scheduler: Scheduler) -> None:
+    def _recorder(self, server: str) -> CheckRecorder:
+        return self._book.get(SOURCE, server)
+
+    def checks(self) -> list[Check]:
+        checks = []
         for name, server in self.servers.items():
 
             async def scheduled(name: str = name) -> None:
@@ -68,20 +93,28 @@ class P4Source:
                     await self.refresh_server(name)
                 except P4Error as exc:
                     self.locks.release(job, error=exc.reason)
-                    raise CheckFailed(exc.reason, str(exc)) from None
+                    raise CheckFailed(exc.reason, str(exc), counted=True) from None
                 self.locks.release(job)
 
-            scheduler.add(SOURCE, name, server.interval, scheduled, instance=name, reasons=REASONS)
+            checks.append(Check(name, server.interval, scheduled, name, reasons=REASONS))
+        return checks
+
+    def status_lines(self) -> list[str]:
+        streams = len(self._size)
+        up = sum(1 for _, v in self._server_up.samples() if v == 1)
+        return [
+            f"Perforce: {len(self.servers)} servers ({up} up at their latest refresh), "
+            f"{streams} streams measured."
+        ]
 
     # -- refreshing ------------------------------------------------------------------------------
     async def refresh_server(self, name: str) -> dict:
         """Ticket, streams matching the mask, and the size of each; the server's series replaced."""
         server, client = self.servers[name], self.clients[name]
-        m = self.metrics
         started = time.monotonic()
         try:
             remaining = await client.ticket_remaining()
-            m.p4_ticket_expiry.set([name], remaining or 0)
+            self._ticket_expiry.set([name], remaining or 0)
             streams = await client.streams(server.stream_mask, server.include_virtual)
             sizes, files, updated = [], [], []
             for stream in streams:
@@ -91,24 +124,24 @@ class P4Source:
                     if exc.reason != "unknown_stream":
                         raise
                     # deleted between `p4 streams` and `p4 sizes`: it simply is gone
-                    m.probe_errors.inc([SOURCE, name, exc.reason])
+                    self._recorder(name).count(exc.reason)
                     continue
                 sizes.append(((name, stream.path), size))
                 files.append(((name, stream.path), count))
                 updated.append(((name, stream.path), self.clock()))
         except P4Error as exc:
-            m.p4_server_up.set([name], 0)
+            self._server_up.set([name], 0)
             if exc.reason in ("no_ticket", "ticket_expired"):
-                m.p4_ticket_expiry.set([name], 0)
-            m.probe_errors.inc([SOURCE, name, exc.reason])
+                self._ticket_expiry.set([name], 0)
+            self._recorder(name).count(exc.reason)
             log.warning("p4 %s: refresh failed (%s)", name, exc.reason)
             raise
         # streams that no longer match the mask leave with the replaced partition
-        m.p4_stream_size.replace(sizes, name)
-        m.p4_stream_files.replace(files, name)
-        m.p4_stream_updated.replace(updated, name)
-        m.p4_server_up.set([name], 1)
-        m.p4_refresh_duration.set([name], time.monotonic() - started)
+        self._size.replace(sizes, name)
+        self._files.replace(files, name)
+        self._updated.replace(updated, name)
+        self._server_up.set([name], 1)
+        self._refresh_duration.set([name], time.monotonic() - started)
         return {"streams": len(streams)}
 
     async def refresh_stream(self, name: str, stream: str) -> dict:
@@ -116,11 +149,11 @@ class P4Source:
         try:
             size, count = await client.size(stream, server.exclude_lazy)
         except P4Error as exc:
-            self.metrics.probe_errors.inc([SOURCE, name, exc.reason])
+            self._recorder(name).count(exc.reason)
             raise
-        self.metrics.p4_stream_size.set([name, stream], size, name)
-        self.metrics.p4_stream_files.set([name, stream], count, name)
-        self.metrics.p4_stream_updated.set([name, stream], self.clock(), name)
+        self._size.set([name, stream], size, name)
+        self._files.set([name, stream], count, name)
+        self._updated.set([name, stream], self.clock(), name)
         return {"size_bytes": size, "files": count}
 
     async def refresh_all(self, job: Job) -> dict:
@@ -143,6 +176,15 @@ class P4Source:
         if stream is None:
             return self.locks.start(scope, lambda job: self.refresh_server(server))
         return self.locks.start(scope, lambda job: self.refresh_stream(server, stream))
+
+    def held_locks(self) -> list[Job]:
+        return list(self.locks.held())
+
+    def job(self, job_id: str) -> Job | None:
+        return self.locks.job(job_id)
+
+    async def stop(self) -> None:
+        await self.close()
 
     async def close(self) -> None:
         await self.locks.close()

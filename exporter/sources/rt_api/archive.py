@@ -25,6 +25,12 @@ from exporter.analysis.archive import (
     rolling_windows,
 )
 from exporter.metrics import Metrics
+from exporter.sources.rt_api.metrics import (
+    ARCHIVE_DEPTH,
+    ARCHIVE_LAST_END,
+    ARCHIVE_PER_WINDOW,
+    ARCHIVE_UPDATED,
+)
 
 
 @dataclasses.dataclass
@@ -99,44 +105,30 @@ def live_windows(now: int, tz: ZoneInfo, days: int) -> list[Window]:
     return windows
 
 
-def publish_camera(
-    metrics: Metrics, uid: str, stats: ArchiveStats, row: int, fetched_at: float
-) -> None:
-    """Replace one camera's archive series with row `row` of `stats` (partition = the camera)."""
-    per_window = (
-        (metrics.archive_coverage, stats.coverage_ratio),
-        (metrics.archive_recorded, stats.recorded_seconds),
-        (metrics.archive_gaps, stats.gaps),
-        (metrics.archive_longest_gap, stats.longest_gap_seconds),
-        (metrics.archive_gap_seconds, stats.gap_seconds),
-        (metrics.archive_fragments, stats.fragments),
-    )
-    names = [w.name for w in stats.windows]
-    for family, values in per_window:
-        family.replace(
-            [((uid, name), float(v)) for name, v in zip(names, values[row], strict=True)], uid
-        )
-    metrics.archive_depth.replace([((uid,), float(stats.depth_seconds[row]))], uid)
-    last_end = float(stats.last_end[row])
-    metrics.archive_last_end.replace([] if np.isnan(last_end) else [((uid,), last_end)], uid)
-    metrics.archive_updated.replace([((uid,), fetched_at)], uid)
+class ArchiveFamilies:
+    """The per-camera archive families, each camera in its own partition."""
 
+    def __init__(self, metrics: Metrics) -> None:
+        self.per_window = [(metrics.family(spec), attr) for spec, attr in ARCHIVE_PER_WINDOW]
+        self.depth = metrics.family(ARCHIVE_DEPTH)
+        self.last_end = metrics.family(ARCHIVE_LAST_END)
+        self.updated = metrics.family(ARCHIVE_UPDATED)
 
-ARCHIVE_FAMILIES = (
-    "archive_coverage",
-    "archive_recorded",
-    "archive_gaps",
-    "archive_longest_gap",
-    "archive_gap_seconds",
-    "archive_fragments",
-    "archive_depth",
-    "archive_last_end",
-    "archive_updated",
-)
+    def publish(self, uid: str, stats: ArchiveStats, row: int, fetched_at: float) -> None:
+        """Replace one camera's archive series with row `row` of `stats`."""
+        names = [w.name for w in stats.windows]
+        for family, attribute in self.per_window:
+            values = getattr(stats, attribute)[row]
+            family.replace(
+                [((uid, name), float(v)) for name, v in zip(names, values, strict=True)], uid
+            )
+        self.depth.replace([((uid,), float(stats.depth_seconds[row]))], uid)
+        last_end = float(stats.last_end[row])
+        self.last_end.replace([] if np.isnan(last_end) else [((uid,), last_end)], uid)
+        self.updated.replace([((uid,), fetched_at)], uid)
 
-
-def drop_cameras(metrics: Metrics, uids: Sequence[str]) -> None:
-    for name in ARCHIVE_FAMILIES:
-        family = getattr(metrics, name)
-        for uid in uids:
-            family.drop(uid)
+    def drop(self, uids: Sequence[str]) -> None:
+        families = [f for f, _ in self.per_window] + [self.depth, self.last_end, self.updated]
+        for family in families:
+            for uid in uids:
+                family.drop(uid)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from exporter.scheduler import CheckFailed
+from exporter.errors import CheckFailed
 
 MAX_PAGES = 10_000
 MAX_LABEL_LEN = 200

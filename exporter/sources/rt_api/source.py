@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import Counter
 from collections.abc import Callable
 from urllib.parse import quote, urlsplit
@@ -19,18 +18,29 @@ import aiohttp
 import numpy as np
 
 from exporter.analysis.archive import DAY, FleetArchive, analyse
-from exporter.config import RtApiConfig
+from exporter.errors import HTTP_REASONS, CheckFailed
 from exporter.httpclient import JsonClient
-from exporter.metrics import BAKED_ARCHIVE_STATUSES, CARD_STATES_FINE, Metrics
-from exporter.scheduler import CheckFailed, Scheduler
+from exporter.logs import register_secret
+from exporter.sources.contract import Check, Source, SourceContext
 from exporter.sources.rt_api.archive import (
+    ArchiveFamilies,
     CameraArchive,
-    drop_cameras,
     head_till,
     live_windows,
     merge_fetch,
-    publish_camera,
     tail_since,
+)
+from exporter.sources.rt_api.config import RtApiConfig
+from exporter.sources.rt_api.metrics import (
+    BAKED_ARCHIVE_STATUSES,
+    BAKED_ARCHIVES,
+    CAMERA_ALIVE,
+    CAMERA_CARD_PROBLEM,
+    CAMERA_CARD_STATE,
+    CAMERA_INFO,
+    CAMERA_OFFLINE_SINCE,
+    CAMERA_ONLINE,
+    CARD_STATES_FINE,
 )
 from exporter.sources.rt_api.payloads import (
     Camera,
@@ -48,24 +58,29 @@ BAKED_MAX = 5_000  # newest baked archives looked at each poll; older ones are h
 ANALYSIS_BATCH = 2_000
 
 
-class RtApiSource:
+class RtApiSource(Source):
     """Polls the RT API and publishes inventory and archive metrics; keeps the last good values."""
 
-    def __init__(
-        self,
-        *,
-        session: aiohttp.ClientSession,
-        metrics: Metrics,
-        config: RtApiConfig,
-        tz: ZoneInfo,
-        clock: Callable[[], float] = time.time,
-        backoff_base: float | None = None,
-    ) -> None:
-        self.metrics = metrics
+    name = SOURCE
+
+    def __init__(self, context: SourceContext, config: RtApiConfig, tz: ZoneInfo) -> None:
+        register_secret(config.api_key.reveal())
+        metrics = context.metrics
+        self._recorder = context.recorder
         self.config = config
         self.tz = tz
         self.instance = urlsplit(config.url).netloc.rsplit("@", 1)[-1]
-        self.clock = clock
+        self.clock = context.clock
+        self._info = metrics.family(CAMERA_INFO)
+        self._online = metrics.family(CAMERA_ONLINE)
+        self._alive = metrics.family(CAMERA_ALIVE)
+        self._offline_since = metrics.family(CAMERA_OFFLINE_SINCE)
+        self._card_state = metrics.family(CAMERA_CARD_STATE)
+        self._card_problem = metrics.family(CAMERA_CARD_PROBLEM)
+        self._baked = metrics.family(BAKED_ARCHIVES)
+        self._archive = ArchiveFamilies(metrics)
+        backoff_base = context.options.get("backoff_base")
+        session: aiohttp.ClientSession = context.session
         self.cameras: dict[str, Camera] = {}
         self.archives: dict[str, CameraArchive] = {}
         self._inventory_tried = asyncio.Event()
@@ -88,27 +103,41 @@ class RtApiSource:
 
     def _error_counter(self, check: str) -> Callable[[str], None]:
         def count(reason: str) -> None:
-            self.metrics.probe_errors.inc([SOURCE, check, reason])
+            self._recorder.get(SOURCE, check).count(reason)
 
         return count
 
-    def register(self, scheduler: Scheduler) -> None:
+    def checks(self) -> list[Check]:
         cfg = self.config
-        checks = (
-            ("health", cfg.inventory_interval, self.poll_health),
-            ("inventory", cfg.inventory_interval, self.poll_inventory),
-            ("baked_archives", cfg.baked_archives_interval, self.poll_baked),
-            ("archive", cfg.archive_interval, self.poll_archive),
-        )
-        for check, interval, func in checks:
-            scheduler.add(
-                SOURCE,
-                check,
-                interval,
-                func,
-                instance=self.instance,
-                gates_readiness=check == "inventory",
-            )
+        return [
+            Check("health", cfg.inventory_interval, self.poll_health, self.instance),
+            Check(
+                "inventory",
+                cfg.inventory_interval,
+                self.poll_inventory,
+                self.instance,
+                gates_readiness=True,
+            ),
+            Check("baked_archives", cfg.baked_archives_interval, self.poll_baked, self.instance),
+            Check(
+                "archive",
+                cfg.archive_interval,
+                self.poll_archive,
+                self.instance,
+                reasons=(*HTTP_REASONS, "no_inventory"),
+            ),
+        ]
+
+    def status_lines(self) -> list[str]:
+        """Cameras known, online, offline and with card problems, as the latest poll left them."""
+        if not self.cameras:
+            return ["RT API: no cameras known yet."]
+        online = [c.online for c in self.cameras.values()]
+        problems = sum(1 for c in self.cameras.values() if c.card_problem)
+        return [
+            f"RT API: {len(self.cameras)} cameras: {online.count(True)} online, "
+            f"{online.count(False)} offline, {problems} with a memory-card problem."
+        ]
 
     async def poll_health(self) -> None:
         await self._clients["health"].get_json("/v1/health.json", auth=False)
@@ -147,7 +176,7 @@ class RtApiSource:
                 cameras.setdefault(camera.uid, camera)
         if skipped:
             log.warning("camera list: skipped %d record(s) without a usable uid", skipped)
-            self.metrics.probe_errors.inc([SOURCE, "inventory", "bad_payload"], skipped)
+            self._recorder.get(SOURCE, "inventory").count("bad_payload", skipped)
         return cameras
 
     async def poll_inventory(self) -> None:
@@ -157,7 +186,6 @@ class RtApiSource:
             self._inventory_tried.set()
         if not cameras and self.cameras:
             # a glitch that empties the list must not wipe every camera and its 90-day archive cache
-            self.metrics.probe_errors.inc([SOURCE, "inventory", "bad_payload"])
             raise CheckFailed(
                 "bad_payload",
                 f"the camera list came back empty after {len(self.cameras)} cameras; "
@@ -166,14 +194,13 @@ class RtApiSource:
         self.publish_inventory(cameras)
         gone = [uid for uid in self.cameras if uid not in cameras]
         if gone:
-            drop_cameras(self.metrics, gone)
+            self._archive.drop(gone)
             for uid in gone:
                 self.archives.pop(uid, None)
         self.cameras = cameras
         log.debug("inventory: %d cameras, %d gone", len(cameras), len(gone))
 
     def publish_inventory(self, cameras: dict[str, Camera]) -> None:
-        m = self.metrics
         info, online, alive, since, card, problem = [], [], [], [], [], []
         for uid, c in cameras.items():
             labels = (uid, c.name, c.sn, c.mac, c.ip, c.vendor, c.model, c.firmware)
@@ -191,12 +218,12 @@ class RtApiSource:
                 if current not in CARD_STATES_FINE:
                     card.append(((uid, current), 1))
                 problem.append(((uid,), 1 if c.card_problem else 0))
-        m.camera_info.replace(info, SOURCE)
-        m.camera_online.replace(online, SOURCE)
-        m.camera_alive.replace(alive, SOURCE)
-        m.camera_offline_since.replace(since, SOURCE)
-        m.camera_card_state.replace(card, SOURCE)
-        m.camera_card_problem.replace(problem, SOURCE)
+        self._info.replace(info, SOURCE)
+        self._online.replace(online, SOURCE)
+        self._alive.replace(alive, SOURCE)
+        self._offline_since.replace(since, SOURCE)
+        self._card_state.replace(card, SOURCE)
+        self._card_problem.replace(problem, SOURCE)
 
     # -- baked archives --------------------------------------------------------------------------
     async def poll_baked(self) -> None:
@@ -227,8 +254,8 @@ class RtApiSource:
             offset += BAKED_PAGE
         if bad:
             log.warning("baked archives: skipped %d record(s) with an unknown status", bad)
-            self.metrics.probe_errors.inc([SOURCE, "baked_archives", "bad_payload"], bad)
-        self.metrics.baked_archives.replace(
+            self._recorder.get(SOURCE, "baked_archives").count("bad_payload", bad)
+        self._baked.replace(
             [((name,), counts[name]) for name in BAKED_ARCHIVE_STATUSES.values()], SOURCE
         )
 
@@ -247,7 +274,7 @@ class RtApiSource:
                 path, {"since": since, "till": till}, parse=parse_fragments
             )
             if skipped:
-                self.metrics.probe_errors.inc([SOURCE, "archive", "bad_payload"], skipped)
+                self._recorder.get(SOURCE, "archive").count("bad_payload", skipped)
             return frag_since, frag_till
 
         if query_head is not None and query_head >= query_since:
@@ -296,6 +323,7 @@ class RtApiSource:
             raise CheckFailed(
                 failures.most_common(1)[0][0],
                 f"archive fetch failed for {failed} of {len(uids)} cameras",
+                counted=True,  # every camera's failed attempts were counted by the client
             )
 
     async def _publish_archive(self, fetched: list[tuple[str, CameraArchive]], now: int) -> None:
@@ -312,4 +340,4 @@ class RtApiSource:
             fleet = FleetArchive.from_lists([(e.since, e.till) for _, e in batch])
             stats = await loop.run_in_executor(None, analyse, fleet, now, windows, threshold)
             for row, (uid, entry) in enumerate(batch):
-                publish_camera(self.metrics, uid, stats, row, entry.fetched_at)
+                self._archive.publish(uid, stats, row, entry.fetched_at)

@@ -2,78 +2,49 @@
 
 Reads are open. Calls that change something need `Authorization: Bearer <api_token>`; without an
 `api_token` in the configuration the API is read-only. Answers never carry a camera password:
-frame URLs are shown redacted.
+frame URLs are shown redacted. The network source's commands do the work.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
-from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
 from exporter.exposition import Registry
-from exporter.sources.network.source import NetworkSource
-from exporter.targets import (
-    StateFileError,
-    TargetError,
-    TargetStore,
-    target_from_json,
-)
+from exporter.sources.network.metrics import PROBE_DURATION, PROBE_RTT, PROBE_SUCCESS
+from exporter.targets import StateFileError, TargetError, target_from_json
+from exporter.web.auth import authorized, error
 
 log = logging.getLogger("vigil.api")
 
-NETWORK_KEY = web.AppKey("network", NetworkSource)
-TOKEN_KEY = web.AppKey("api_token", str)  # "" when no token is configured
+NETWORK_KEY = web.AppKey("network", object)  # the network source: its commands only
 
 
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
-
-
-def authorized(request: web.Request) -> web.Response | None:
-    """None when the request may change state, otherwise the response that refuses it."""
-    token = request.app[TOKEN_KEY]
-    if not token:
-        return _error(403, "read-only: no api_token is configured on this exporter")
-    given = request.headers.get("Authorization", "")
-    scheme, _, value = given.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        value.strip().encode(), token.encode()
-    ):
-        return _error(401, "missing or wrong bearer token")
-    return None
-
-
-def _change_store(
-    request: web.Request, change: Callable[[TargetStore], bool]
-) -> tuple[bool, web.Response | None]:
-    """Apply a change to the target store and wake the prober; or the error response."""
-    network = request.app[NETWORK_KEY]
+def _change(request: web.Request, command: str, *args: Any) -> tuple[bool, web.Response | None]:
+    """Run a command that changes the registered cameras; its result, or the error response."""
     try:
-        result = change(network.store)
+        return getattr(request.app[NETWORK_KEY], command)(*args), None
     except TargetError as exc:  # a camera of the config file
-        return False, _error(409, str(exc))
+        return False, error(409, str(exc))
     except StateFileError:
         log.exception("could not save the camera state file")
-        return False, _error(
+        return False, error(
             500, "could not save the state file; nothing changed (see the exporter log)"
         )
-    network.notify()
-    return result, None
 
 
 async def list_cameras(request: web.Request) -> web.Response:
-    store = request.app[NETWORK_KEY].store
-    return web.json_response({"cameras": [t.public() for t in store.all()]})
+    cameras = request.app[NETWORK_KEY].cameras()
+    return web.json_response({"cameras": [t.public() for t in cameras]})
 
 
 async def get_camera(request: web.Request) -> web.Response:
-    target = request.app[NETWORK_KEY].store.get(request.match_info["id"])
+    target = request.app[NETWORK_KEY].camera(request.match_info["id"])
     if target is None:
-        return _error(404, "no such camera")
+        return error(404, "no such camera")
     return web.json_response(target.public())
 
 
@@ -84,12 +55,12 @@ async def put_camera(request: web.Request) -> web.Response:
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return _error(400, "the body is not JSON")
+        return error(400, "the body is not JSON")
     try:
         target = target_from_json(body)
     except TargetError as exc:
-        return _error(400, str(exc))
-    created, failed = _change_store(request, lambda store: store.put(target))
+        return error(400, str(exc))
+    created, failed = _change(request, "register", target)
     if failed is not None:
         return failed
     log.info("camera %s %s via the API", target.id, "registered" if created else "replaced")
@@ -101,11 +72,11 @@ async def delete_camera(request: web.Request) -> web.Response:
     if refused is not None:
         return refused
     camera_id = request.match_info["id"]
-    deleted, failed = _change_store(request, lambda store: store.delete(camera_id))
+    deleted, failed = _change(request, "unregister", camera_id)
     if failed is not None:
         return failed
     if not deleted:
-        return _error(404, "no such camera")
+        return error(404, "no such camera")
     log.info("camera %s deleted via the API", camera_id)
     return web.Response(status=204)
 
@@ -115,23 +86,13 @@ async def probe(request: web.Request) -> web.Response:
     camera_id = request.query.get("target", "")
     if not camera_id:
         return web.Response(status=400, text="target parameter is missing\n")
-    results = await request.app[NETWORK_KEY].probe_now(camera_id)
+    results = await request.app[NETWORK_KEY].probe(camera_id)
     if results is None:
         return web.Response(status=404, text="unknown target: only registered cameras are probed\n")
     registry = Registry()
-    success = registry.gauge(
-        "vigil_camera_probe_success", "1 when the check succeeded.", ["camera", "check"]
-    )
-    rtt = registry.gauge(
-        "vigil_camera_probe_rtt_seconds",
-        "Round-trip (icmp) or connect (tcp) time of the check.",
-        ["camera", "check"],
-    )
-    duration = registry.gauge(
-        "vigil_camera_probe_duration_seconds",
-        "How long the check took, failures included.",
-        ["camera", "check"],
-    )
+    success = registry.add(PROBE_SUCCESS)
+    rtt = registry.add(PROBE_RTT)
+    duration = registry.add(PROBE_DURATION)
     for r in results:
         success.set([r.camera, r.check], 1 if r.ok else 0)
         duration.set([r.camera, r.check], r.duration)
@@ -142,7 +103,7 @@ async def probe(request: web.Request) -> web.Response:
     )
 
 
-def add_routes(app: web.Application, network: NetworkSource) -> None:
+def add_routes(app: web.Application, network: object) -> None:
     app[NETWORK_KEY] = network
     app.router.add_get("/api/v1/cameras", list_cameras)
     app.router.add_post("/api/v1/cameras", put_camera)

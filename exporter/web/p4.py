@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exporter.api import authorized
 from exporter.sources.p4.locks import Busy
-from exporter.sources.p4.source import P4Source
+from exporter.web.auth import authorized
 
-P4_KEY = web.AppKey("p4", P4Source)
+P4_KEY = web.AppKey("p4", object)  # the Perforce source: its commands only
 
 
 async def refresh(request: web.Request) -> web.Response:
@@ -29,17 +28,17 @@ async def refresh(request: web.Request) -> web.Response:
 
 
 async def locks(request: web.Request) -> web.Response:
-    return web.json_response({"locks": [job.public() for job in request.app[P4_KEY].locks.held()]})
+    return web.json_response({"locks": [job.public() for job in request.app[P4_KEY].held_locks()]})
 
 
 async def job(request: web.Request) -> web.Response:
-    found = request.app[P4_KEY].locks.job(request.match_info["id"])
+    found = request.app[P4_KEY].job(request.match_info["id"])
     if found is None:
         return web.json_response({"error": "no such job"}, status=404)
     return web.json_response(found.public())
 
 
-def add_p4_routes(app: web.Application, p4: P4Source) -> None:
+def add_routes(app: web.Application, p4: object) -> None:
     app[P4_KEY] = p4
     app.router.add_post("/api/v1/p4/refresh", refresh)
     app.router.add_post("/api/v1/p4/refresh/{server}", refresh)

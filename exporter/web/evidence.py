@@ -12,26 +12,19 @@ import time
 
 from aiohttp import web
 
-from exporter.api import authorized
-from exporter.app import LINKS_KEY
-from exporter.sources.frames.evidence import Evidence, EvidenceError
-from exporter.sources.frames.source import FrameSource
+from exporter.sources.frames.evidence import EvidenceError
+from exporter.web.app import LINKS_KEY
+from exporter.web.auth import authorized
+from exporter.web.results_hub import ResultsHub
 
-FRAMES_KEY = web.AppKey("frames", FrameSource)
-
-
-async def _latest(request: web.Request, camera: str) -> list[Evidence]:
-    try:
-        return await request.app[FRAMES_KEY].evidence.latest(camera)
-    except (EvidenceError, ValueError):
-        return []
+FRAMES_KEY = web.AppKey("frames", object)  # the frame source: its commands only
 
 
 async def evidence_index(request: web.Request) -> web.Response:
     source = request.app[FRAMES_KEY]
     rows = []
-    for camera in sorted(source.vision):
-        for ev in sorted(await _latest(request, camera), key=lambda e: -e.time):
+    for camera in source.cameras():
+        for ev in sorted(await source.latest_evidence(camera), key=lambda e: -e.time):
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ev.time))
             link = f"/evidence/file/{html.escape(ev.key)}"
             rows.append(
@@ -53,7 +46,8 @@ async def evidence_index(request: web.Request) -> web.Response:
 async def evidence_latest(request: web.Request) -> web.Response:
     camera = request.match_info["camera"]
     problem = request.query.get("problem")
-    found = [e for e in await _latest(request, camera) if problem in (None, e.problem)]
+    latest = await request.app[FRAMES_KEY].latest_evidence(camera)
+    found = [e for e in latest if problem in (None, e.problem)]
     if not found:
         return web.Response(status=404, text="no evidence kept for this camera\n")
     newest = max(found, key=lambda e: e.time)
@@ -62,7 +56,7 @@ async def evidence_latest(request: web.Request) -> web.Response:
 
 async def evidence_file(request: web.Request) -> web.Response:
     try:
-        jpeg = await request.app[FRAMES_KEY].evidence.open(request.match_info["key"])
+        jpeg = await request.app[FRAMES_KEY].open_evidence(request.match_info["key"])
     except EvidenceError as exc:
         return web.Response(status=503, text=f"evidence store unavailable ({exc.reason})\n")
     if jpeg is None:
@@ -79,16 +73,16 @@ async def reset_reference(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def add_frame_routes(app: web.Application, frames: FrameSource) -> None:
+def add_routes(app: web.Application, frames: object, hub: ResultsHub) -> None:
     app[FRAMES_KEY] = frames
     app[LINKS_KEY].append(("evidence", "Frame evidence (newest frame of every problem)"))
     app.router.add_get("/evidence", evidence_index)
     app.router.add_get("/evidence/file/{key:.+}", evidence_file)
     app.router.add_get("/evidence/{camera}/latest", evidence_latest)
     app.router.add_post("/api/v1/cameras/{id}/reference/reset", reset_reference)
-    app.router.add_get("/ws/results", frames.hub.handler)
+    app.router.add_get("/ws/results", hub.handler)
 
     async def close_hub(app: web.Application) -> None:
-        await frames.hub.close()
+        await hub.close()
 
     app.on_shutdown.append(close_hub)

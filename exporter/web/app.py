@@ -1,4 +1,4 @@
-"""The exporter's HTTP face: /metrics, /-/healthy, /-/ready and a landing page. It only reads state."""
+"""The exporter's HTTP face: /metrics, /-/healthy, /-/ready and the status page. It only reads state."""
 
 from __future__ import annotations
 
@@ -6,21 +6,22 @@ import asyncio
 import html
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from aiohttp import web
 
 from exporter import __version__
 from exporter.metrics import Metrics
-from exporter.scheduler import Scheduler
+from exporter.scheduler import CheckStatus, Recorder
+from exporter.sources.contract import Source
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 GZIP_LEVEL = 1  # level 1 is 3-4x faster than 6 on large bodies and only ~15 % bigger
 
 METRICS_KEY = web.AppKey("metrics", Metrics)
-SCHEDULER_KEY = web.AppKey("scheduler", Scheduler)
+RECORDER_KEY = web.AppKey("recorder", Recorder)
 _GZIP_CACHE = web.AppKey("gzip_cache", dict)
-STATUS_LINES_KEY = web.AppKey("status_lines", list)
+SOURCES_KEY = web.AppKey("sources", list)
 LINKS_KEY = web.AppKey("links", list)  # (href, title) pairs that sources add to the landing page
 
 
@@ -49,7 +50,7 @@ async def healthy_handler(request: web.Request) -> web.Response:
 
 
 async def ready_handler(request: web.Request) -> web.Response:
-    if request.app[SCHEDULER_KEY].ready:
+    if request.app[RECORDER_KEY].ready:
         return web.Response(text="Vigil is ready.\n")
     return web.Response(status=503, text="Vigil is starting: first polls not finished yet.\n")
 
@@ -65,50 +66,64 @@ def _ago(ts: float | None, now: float) -> str:
     return f"{seconds // 3600}h ago"
 
 
-def fleet_summary(metrics: Metrics) -> str:
-    """Cameras known, online, offline and with card problems, as the latest poll left them."""
-    cameras = len(metrics.camera_info)
-    if not cameras:
-        return "<p>No cameras known yet.</p>"
-    online = [v for _, v in metrics.camera_online.samples()]
-    problems = sum(v for _, v in metrics.camera_card_problem.samples())
+def check_state(st: CheckStatus) -> str:
+    if st.last_ok is None:
+        return "running" if st.running else "pending"
+    return "ok" if st.last_ok else f"failing: {st.last_error}"
+
+
+def last_error(st: CheckStatus, now: float) -> str:
+    """The latest failure's reason, whose it was (the source's or a camera's) and when."""
+    if st.last_error is None:
+        return ""
+    whose = "camera" if st.last_error_target else "source"
+    return f"{st.last_error} ({whose}, {_ago(st.last_error_at, now)})"
+
+
+def check_row(st: CheckStatus, now: float) -> tuple[str, ...]:
+    duration = "" if st.last_duration is None else f"{st.last_duration:.2f}s"
+    failing = f"{st.targets_failing} failing" if st.targets_failing else ""
     return (
-        f"<p>{cameras} cameras: {online.count(1)} online, {online.count(0)} offline, "
-        f"{int(problems)} with a memory-card problem.</p>"
+        st.source,
+        st.check,
+        st.instance,
+        check_state(st),
+        _ago(st.last_success, now),
+        last_error(st, now),
+        failing,
+        duration,
     )
 
 
 async def index_handler(request: web.Request) -> web.Response:
     now = time.time()
     rows = []
-    for st in request.app[SCHEDULER_KEY].statuses():
-        if st.last_ok is None:
-            state = "pending"
-        else:
-            state = "ok" if st.last_ok else f"failing: {st.last_error}"
-        duration = "" if st.last_duration is None else f"{st.last_duration:.2f}s"
-        cells = (st.source, st.check, st.instance, state, _ago(st.last_success, now), duration)
-        rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
-    table = "\n".join(rows) or '<tr><td colspan="6">No sources configured.</td></tr>'
-    extra = "".join(f"<p>{html.escape(line())}</p>" for line in request.app[STATUS_LINES_KEY])
+    for st in request.app[RECORDER_KEY].statuses():
+        state = "ok" if st.last_ok else "pending" if st.last_ok is None else "failing"
+        cells = "".join(f"<td>{html.escape(c)}</td>" for c in check_row(st, now))
+        rows.append(f'<tr class="{state}">{cells}</tr>')
+    table = "\n".join(rows) or '<tr><td colspan="8">No sources configured.</td></tr>'
+    summary = "".join(
+        f"<p>{html.escape(line)}</p>"
+        for source in request.app[SOURCES_KEY]
+        for line in source.status_lines()
+    )
     links = "".join(
         f'<li><a href="{html.escape(href)}">{html.escape(title)}</a></li>'
         for href, title in request.app[LINKS_KEY]
     )
-    has_inventory = any(st.source == "rt_api" for st in request.app[SCHEDULER_KEY].statuses())
-    inventory = fleet_summary(request.app[METRICS_KEY]) if has_inventory else ""
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Vigil exporter</title>
 <style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:.2em .8em;text-align:left}}
-th{{border-bottom:1px solid #999}}</style></head>
+th{{border-bottom:1px solid #999}}tr.failing td{{color:#b00}}</style></head>
 <body><h1>Vigil exporter</h1><p>Version {html.escape(__version__)}</p>
 <ul><li><a href="metrics">Metrics</a></li><li><a href="-/healthy">Health</a></li>
 <li><a href="-/ready">Readiness</a></li>{links}</ul>
 <h2>Fleet</h2>
-{inventory}{extra}
+{summary}
 <h2>Checks</h2>
 <table><tr><th>source</th><th>check</th><th>instance</th><th>state</th><th>last success</th>
-<th>last duration</th></tr>
+<th>last error</th><th>cameras</th><th>last duration</th></tr>
 {table}
 </table></body></html>
 """
@@ -117,14 +132,14 @@ th{{border-bottom:1px solid #999}}</style></head>
 
 def make_app(
     metrics: Metrics,
-    scheduler: Scheduler,
-    status_lines: Sequence[Callable[[], str]] = (),
+    recorder: Recorder,
+    sources: Sequence[Source] = (),
 ) -> web.Application:
-    """The exporter's web app; `status_lines` add one line each to the status page (plain text)."""
+    """The exporter's web app: metrics, health, readiness and the status page of every check."""
     app = web.Application()
     app[METRICS_KEY] = metrics
-    app[SCHEDULER_KEY] = scheduler
-    app[STATUS_LINES_KEY] = list(status_lines)
+    app[RECORDER_KEY] = recorder
+    app[SOURCES_KEY] = list(sources)
     app[LINKS_KEY] = []
     app[_GZIP_CACHE] = {}
     app.router.add_get("/", index_handler)

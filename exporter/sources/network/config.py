@@ -1,0 +1,37 @@
+"""The `cameras:` section: cameras checked directly on the network (and their frame URLs)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated
+
+from exporter.configkit import Duration, Secret, at_least, between, positive
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CameraTargetConfig:
+    """One camera checked directly on the network. Unset intervals come from the section."""
+
+    id: str
+    host: str
+    port: Annotated[int, between(1, 65535)] | None = None
+    icmp: Annotated[Duration, at_least(0)] | None = None  # 0s turns the check off
+    tcp: Annotated[Duration, at_least(0)] | None = None
+    frame: Annotated[Duration, at_least(0)] | None = None
+    frame_url: Secret | None = None  # may carry a password: ${ENV} or frame_url_file
+    rtsp_options: bool | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CamerasConfig:
+    """Cameras checked directly: defaults first, then the targets; more arrive through the API."""
+
+    icmp: Annotated[Duration, at_least(0)] = 30.0
+    tcp: Annotated[Duration, at_least(0)] = 30.0
+    frame: Annotated[Duration, at_least(0)] = 60.0
+    port: Annotated[int, between(1, 65535)] = 554
+    rtsp_options: bool = False
+    timeout: Annotated[Duration, positive] = 2.0
+    concurrency: Annotated[int, at_least(1)] = 256
+    state_file: str | None = None  # cameras registered through the API survive restarts here
+    targets: list[CameraTargetConfig] = dataclasses.field(default_factory=list)

@@ -1,0 +1,36 @@
+"""The exporter's web layer: status page, metrics, registration API, /probe, evidence, WebSocket and
+Perforce routes. It reads state and calls the commands sources offer; it never reaches into them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from exporter.metrics import Metrics
+from exporter.scheduler import Recorder
+from exporter.sources.contract import Source
+from exporter.web import cameras, evidence, p4
+from exporter.web.app import make_app
+from exporter.web.auth import TOKEN_KEY
+from exporter.web.results_hub import ResultsHub
+
+
+def build_app(
+    metrics: Metrics,
+    recorder: Recorder,
+    sources: Mapping[str, Source],
+    *,
+    api_token: str,
+    hub: ResultsHub,
+) -> web.Application:
+    """The whole app: the common pages plus the routes of every source that offers commands."""
+    app = make_app(metrics, recorder, list(sources.values()))
+    app[TOKEN_KEY] = api_token
+    if "network" in sources:
+        cameras.add_routes(app, sources["network"])
+    if "frames" in sources:
+        evidence.add_routes(app, sources["frames"], hub)
+    if "p4" in sources:
+        p4.add_routes(app, sources["p4"])
+    return app
