@@ -168,6 +168,16 @@ class Histogram:
         self._text: bytes | None = None
         self.version = 0
 
+    def touch(self, labelvalues: Sequence[str]) -> None:
+        """Create a series with no observations yet (it is exposed with zero counts)."""
+        key = tuple(labelvalues)
+        if len(key) != len(self.labelnames):
+            raise ValueError(f"{self.name}: expected labels {self.labelnames}")
+        if key not in self._series:
+            self._series[key] = [0.0] * (len(self.buckets) + 2)
+            self._text = None
+            self.version += 1
+
     def observe(self, labelvalues: Sequence[str], value: float) -> None:
         key = tuple(labelvalues)
         if len(key) != len(self.labelnames):

@@ -68,6 +68,7 @@ class CheckRecorder:
         self.status = status
         self.first_done = asyncio.Event()
         self._failing: set[str] = set()
+        self._key = f"{status.source}/{status.check}"  # its series' partition
 
     def started(self) -> None:
         self.status.running = True
@@ -119,7 +120,9 @@ class CheckRecorder:
         st.last_ok = ok
         if ok:
             st.last_success = self._recorder.clock()
-            self._recorder.last_success.set([st.source, st.instance, st.check], st.last_success)
+            self._recorder.last_success.set(
+                [st.source, st.instance, st.check], st.last_success, partition=self._key
+            )
         self.first_done.set()
         if changed:
             self._recorder.update_up(st.source, st.instance)
@@ -148,8 +151,12 @@ class Recorder:
         self._checks[key] = recorder
         if check.gates_readiness:
             self._gates.append(recorder)
-        # created up front so rate() and absent() work before the first error
+        # created up front so rate() and absent() work before the first run and the first error
         self.interval.set([source, check.name], check.interval)
+        self.duration.touch([source, check.name])
+        # partitions in registration order: /metrics lists checks in a stable order
+        self.last_success.replace([], recorder._key)
+        self.up.replace([], f"{source}/{check.instance}")
         for reason in (*check.reasons, INTERNAL):
             if self.errors.get([source, check.name, reason]) is None:
                 self.errors.set([source, check.name, reason], 0)
@@ -169,7 +176,7 @@ class Recorder:
             and r.status.instance == instance
             and r.status.last_ok is not None
         ]
-        self.up.set([source, instance], 1 if all(results) else 0)
+        self.up.set([source, instance], 1 if all(results) else 0, partition=f"{source}/{instance}")
 
     @property
     def ready(self) -> bool:
