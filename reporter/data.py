@@ -16,18 +16,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from exporter.sources.rt_api import metrics as rt
 from reporter.period import Day, Run, duration, query_runs
 from reporter.prom import Prometheus, Series
 
-# (key, metric): the `window="yesterday"` series read for every day. Coverage is not read: it is
-# recorded seconds over the day's length by definition, and one query fewer.
+# (key, metric): the daily-window series read for every day. Coverage is not read: it is recorded
+# seconds over the day's length by definition, and one query fewer. Names, card states and the
+# window come from the exporter's own declarations (exporter/sources/rt_api/metrics.py).
 DAILY = (
-    ("recorded", "vigil_camera_archive_recorded_seconds"),
-    ("fragments", "vigil_camera_archive_fragments"),
-    ("gaps", "vigil_camera_archive_gaps"),
-    ("longest_gap", "vigil_camera_archive_longest_gap_seconds"),
-    ("gap_time", "vigil_camera_archive_gap_seconds"),
+    ("recorded", rt.ARCHIVE_RECORDED.name),
+    ("fragments", rt.ARCHIVE_FRAGMENTS.name),
+    ("gaps", rt.ARCHIVE_GAPS.name),
+    ("longest_gap", rt.ARCHIVE_LONGEST_GAP.name),
+    ("gap_time", rt.ARCHIVE_GAP_SECONDS.name),
 )
+DAILY_WINDOW = rt.DAILY_WINDOW
 INFO_FIELDS = ("name", "sn", "vendor", "model", "address", "datacenter")
 SHORT_MS = 3_600_000  # pass 1 reads the last hour of each day's range
 REGEX_LIMIT = 1_000  # pass 2 names at most this many cameras in a regex; more: all of them
@@ -179,7 +182,7 @@ async def fetch_report(
     rows = _Rows(len(days))
 
     async def daily(key: str, metric: str, run: Run, range_ms: int, cameras: str = "") -> None:
-        selector = f'{metric}{{window="yesterday"{"," if cameras else ""}{cameras}}}'
+        selector = f'{metric}{{window="{DAILY_WINDOW}"{"," if cameras else ""}{cameras}}}'
         matrix = await prom.range(
             f"last_over_time({selector}[{duration(range_ms)}])",
             run.start_ms / 1000,
@@ -196,17 +199,16 @@ async def fetch_report(
 
     # (name, query with {sel} and {range}) of the cameras' latest state
     latest = {
-        "info": "last_over_time(vigil_camera_info{sel}[{range}])",
-        "online": "max by (camera) (last_over_time(vigil_camera_online{sel}[{range}]))",
+        "info": f"last_over_time({rt.CAMERA_INFO.name}{{sel}}[{{range}}])",
+        "online": f"max by (camera) (last_over_time({rt.CAMERA_ONLINE.name}{{sel}}[{{range}}]))",
         "problem": (
-            "max by (camera) (last_over_time(vigil_camera_memory_card_problem{sel}[{range}]))"
+            f"max by (camera) (last_over_time({rt.CAMERA_CARD_PROBLEM.name}{{sel}}[{{range}}]))"
         ),
         "card": (
-            "max by (camera, state) (last_over_time(vigil_camera_memory_card_state{sel}[{range}]))"
+            "max by (camera, state) "
+            f"(last_over_time({rt.CAMERA_CARD_STATE.name}{{sel}}[{{range}}]))"
         ),
-        "depth": (
-            "max by (camera) (last_over_time(vigil_camera_archive_depth_seconds{sel}[{range}]))"
-        ),
+        "depth": (f"max by (camera) (last_over_time({rt.ARCHIVE_DEPTH.name}{{sel}}[{{range}}]))"),
     }
     short_ms = min(SHORT_MS, period_ms)
 
@@ -278,7 +280,7 @@ async def fetch_report(
         since, until = days[0].date.isoformat(), days[-1].date.isoformat()
         raise EmptyReport(
             f"Prometheus at {prom.shown} holds no daily archive figures between {since} and "
-            f'{until} (query: {DAILY[0][1]}{{window="yesterday"}}); is the exporter\'s archive '
+            f'{until} (query: {DAILY[0][1]}{{window="{DAILY_WINDOW}"}}); is the exporter\'s archive '
             "check running, or was the history backfilled (vigil backfill)?"
         )
 
@@ -321,8 +323,8 @@ async def fetch_report(
     )
 
 
-# the memory-card states that are not a problem (exporter/metrics.py CARD_STATES_FINE)
-CARD_FINE = {"CardOK", "CardNotFound", "Unknown", "none"}
+# the memory-card states that are not a problem
+CARD_FINE = frozenset(rt.CARD_STATES_FINE)
 
 
 def _consistent_states(names: list[str], problem: float) -> list[str]:
@@ -382,7 +384,7 @@ async def _camera_labels(
     if not changed:
         return labels
     newest: dict[tuple[str, tuple[str, ...]], int] = {}
-    selector = f"vigil_camera_info{{{_camera_in(changed)}}}"
+    selector = f"{rt.CAMERA_INFO.name}{{{_camera_in(changed)}}}"
     more(len(runs))
 
     async def read(run: Run) -> list[tuple[Run, Series]]:
