@@ -121,9 +121,15 @@ class Family:
         return list(self._parts)
 
     # -- reading ---------------------------------------------------------------------------------
-    def get(self, labelvalues: Sequence[str], partition: str = "") -> float | None:
-        entry = self._parts.get(partition, {}).get(tuple(labelvalues))
-        return entry[0] if entry else None
+    def get(self, labelvalues: Sequence[str], partition: str | None = None) -> float | None:
+        """The series' value, looked up in `partition`, or in every partition when None."""
+        key = tuple(labelvalues)
+        parts = self._parts.values() if partition is None else [self._parts.get(partition, {})]
+        for part in parts:
+            entry = part.get(key)
+            if entry is not None:
+                return entry[0]
+        return None
 
     def samples(self) -> list[tuple[tuple[str, ...], float]]:
         return [(k, v[0]) for part in self._parts.values() for k, v in part.items()]

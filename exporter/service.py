@@ -22,7 +22,8 @@ from aiohttp import web
 from exporter.config import Config
 from exporter.logs import register_secret
 from exporter.metrics import Metrics
-from exporter.scheduler import Recorder, Scheduler
+from exporter.recorder import Recorder
+from exporter.scheduler import Scheduler
 from exporter.sources import plugins
 from exporter.sources.contract import Source, SourceContext
 from exporter.sources.network.metrics import STATE_FILE_PROBLEMS

@@ -67,7 +67,9 @@ async def test_sizes_ticket_and_the_mask_gotcha(http, monkeypatch, caplog):
     exporter = await start(fake2, config_text("//nothing/*"), monkeypatch)
     try:
         m = await eventually(lambda: scrape(http, exporter.url), timeout=5)
-        await eventually(lambda: exporter.metrics["vigil_p4_server_up"].get(["p4-main"]) == 1, timeout=10)
+        await eventually(
+            lambda: exporter.metrics["vigil_p4_server_up"].get(["p4-main"]) == 1, timeout=10
+        )
         m = await scrape(http, exporter.url)
         assert "vigil_p4_stream_size_bytes" not in m
     finally:
@@ -78,7 +80,9 @@ async def test_expired_ticket_is_a_metric_and_a_down_server(http, monkeypatch):
     fake = FakeServer(expired=True)
     exporter = await start(fake, config_text(), monkeypatch)
     try:
-        await eventually(lambda: exporter.metrics["vigil_p4_server_up"].get(["p4-main"]) == 0, timeout=10)
+        await eventually(
+            lambda: exporter.metrics["vigil_p4_server_up"].get(["p4-main"]) == 0, timeout=10
+        )
         m = await scrape(http, exporter.url)
         assert value(m, "vigil_p4_ticket_expiry_seconds", server="p4-main") == 0
         assert (
@@ -95,7 +99,9 @@ async def test_manual_refreshes_lock_and_collide_with_409(http, monkeypatch):
     fake = FakeServer(sizes={"//depot/main": (1, 10), "//depot/dev-alice": (2, 20)})
     exporter = await start(fake, config_text(), monkeypatch)
     try:
-        await eventually(lambda: exporter.metrics["vigil_p4_server_up"].get(["p4-main"]) == 1, timeout=10)
+        await eventually(
+            lambda: exporter.metrics["vigil_p4_server_up"].get(["p4-main"]) == 1, timeout=10
+        )
         api = f"{exporter.url}/api/v1/p4"
         async with http.post(f"{api}/refresh") as resp:
             assert resp.status == 401

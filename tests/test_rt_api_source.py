@@ -141,7 +141,12 @@ async def test_faults_keep_values_drop_up_count_errors_and_recover(sim, http, fa
 
         sim.faults.clear()
         await eventually(
-            lambda: exporter.metrics["vigil_source_up"].get(["rt_api", exporter.source("rt_api").instance]) == 1,
+            lambda: (
+                exporter.metrics["vigil_source_up"].get(
+                    ["rt_api", exporter.source("rt_api").instance]
+                )
+                == 1
+            ),
             timeout=15,
         )
 

@@ -8,7 +8,8 @@ import time
 
 from exporter.errors import CheckFailed
 from exporter.metrics import PROBE_DURATION, SOURCE_LAST_SUCCESS, SOURCE_UP, Metrics
-from exporter.scheduler import Recorder, Scheduler
+from exporter.recorder import Recorder
+from exporter.scheduler import Scheduler
 from exporter.sources.contract import Check
 
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import aiohttp
 
     from exporter.metrics import Metrics
-    from exporter.scheduler import CheckRecorder, Recorder
+    from exporter.recorder import CheckRecorder, Recorder
     from exporter.targets import TargetStore
 
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from exporter.metrics import Metrics
-from exporter.scheduler import Recorder
+from exporter.recorder import Recorder
 from exporter.sources.contract import Source
 from exporter.web import cameras, evidence, p4
 from exporter.web.app import make_app

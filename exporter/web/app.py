@@ -12,7 +12,7 @@ from aiohttp import web
 
 from exporter import __version__
 from exporter.metrics import Metrics
-from exporter.scheduler import CheckStatus, Recorder
+from exporter.recorder import CheckStatus, Recorder
 from exporter.sources.contract import Source
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

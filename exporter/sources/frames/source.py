@@ -32,8 +32,9 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from exporter.analysis.frames import CameraVision, FrameError, Thresholds, init_worker, measure
+from exporter.errors import INTERNAL
 from exporter.metrics import Metrics
-from exporter.scheduler import CheckRecorder, Recorder
+from exporter.recorder import CheckRecorder, Recorder
 from exporter.sources.contract import Check, Source
 from exporter.sources.frames.config import FramesConfig, FrameThresholdsConfig
 from exporter.sources.frames.evidence import Evidence, EvidenceError, EvidenceStore
@@ -256,6 +257,7 @@ class FrameSource(Source):
                 await self.check_camera(target)
             except Exception:
                 log.exception("frame check of %s crashed; it runs again next interval", target.id)
+                self._recorder(CHECK).failed(INTERNAL)
             await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
 
     async def check_camera(self, target: CameraTarget) -> dict | None:
@@ -397,6 +399,7 @@ class FrameSource(Source):
             except Exception:
                 # one bad frame must not end the consumption; it is acked and not retried
                 log.exception("analysis of a redis frame of %r crashed", frame.camera)
+                recorder.failed(INTERNAL)
             await consumer.ack(frame)
             skipped = consumer.skipped_total
             if skipped != self._skipped_seen:

@@ -21,8 +21,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from exporter.errors import INTERNAL
 from exporter.metrics import Metrics
-from exporter.scheduler import CheckRecorder, Recorder
+from exporter.recorder import CheckRecorder, Recorder
 from exporter.sources.contract import Check, Source, SourceContext
 from exporter.sources.network.config import CamerasConfig
 from exporter.sources.network.errors import REASONS, SOURCE_REASONS, ProbeFailed
@@ -242,7 +243,9 @@ class NetworkSource(Source):
         if self._inflight.get(key) is task:
             del self._inflight[key]
         if not task.cancelled() and task.exception() is not None:
-            log.error("network check %s/%s crashed: %r", key[0], key[1], task.exception())
+            exc = task.exception()
+            log.error("network check %s/%s crashed", key[0], key[1], exc_info=exc)
+            self._recorder(key[1]).failed(INTERNAL)  # a bug: counted and visible, never silent
 
     async def _probe(self, target: CameraTarget, check: str) -> ProbeResult:
         timeout = self.defaults.timeout

@@ -16,7 +16,7 @@ from typing import Any
 
 from exporter.errors import CheckFailed
 from exporter.metrics import Metrics
-from exporter.scheduler import CheckRecorder, Recorder
+from exporter.recorder import CheckRecorder, Recorder
 from exporter.sources.contract import Check, Source
 from exporter.sources.p4.client import P4Client, P4Error
 from exporter.sources.p4.config import P4Config, P4ServerConfig
