@@ -37,7 +37,10 @@ sys.path.insert(0, str(ROOT))
 from common import print_table  # noqa: E402
 
 from exporter.metrics import Metrics  # noqa: E402
-from exporter.sources.network.source import Defaults, NetworkSource  # noqa: E402
+from exporter.recorder import Recorder  # noqa: E402
+from exporter.sources import catalogue  # noqa: E402
+from exporter.sources.network.metrics import PROBE_SUCCESS  # noqa: E402
+from exporter.sources.network.source import SOURCE, Defaults, NetworkSource  # noqa: E402
 from exporter.sources.network.tcp import tcp_probe  # noqa: E402
 from exporter.targets import CameraTarget, TargetStore  # noqa: E402
 
@@ -117,7 +120,8 @@ async def blackbox_pass(
 
 async def source_cycle(ports: list[int], concurrency: int) -> tuple[int, float]:
     """Distinct targets the real network source probes in one CYCLE after its first cycle."""
-    metrics = Metrics()
+    metrics = Metrics(catalogue())
+    recorder = Recorder(metrics)
     targets = [
         CameraTarget(id=f"t{i}", host="127.0.0.1", port=p, icmp=0, tcp=CYCLE, origin="config")
         for i, p in enumerate(ports)
@@ -125,8 +129,10 @@ async def source_cycle(ports: list[int], concurrency: int) -> tuple[int, float]:
     store = TargetStore(targets, None)
     store.load()
     source = NetworkSource(
-        metrics, store, Defaults(icmp=0, tcp=CYCLE, timeout=2.0, concurrency=concurrency)
+        metrics, recorder, store, Defaults(icmp=0, tcp=CYCLE, timeout=2.0, concurrency=concurrency)
     )
+    for check in source.checks():  # as exporter.service.compose() registers them
+        recorder.add(SOURCE, check)
     seen: set[str] = set()
     record = source._record
 
@@ -135,7 +141,7 @@ async def source_cycle(ports: list[int], concurrency: int) -> tuple[int, float]:
         record(result)
 
     source._record = record_and_count
-    source.start()
+    await source.start()
     try:
         await asyncio.sleep(CYCLE + 1)  # the first cycle spreads the targets over the interval
         seen.clear()
@@ -143,7 +149,7 @@ async def source_cycle(ports: list[int], concurrency: int) -> tuple[int, float]:
         await asyncio.sleep(CYCLE)
         done = len(seen)
         cpu = cpu_self() - cpu0
-        ok = sum(1 for _, v in metrics.probe_success.samples() if v == 1)
+        ok = sum(1 for _, v in metrics.family(PROBE_SUCCESS).samples() if v == 1)
         if ok != len(ports):
             print(f"warning: {len(ports) - ok} targets not successful", file=sys.stderr)
     finally:

@@ -1,8 +1,8 @@
-"""The catalogue of metric families: Vigil's own self-metrics here, and every source's families.
+"""Vigil's own self-metrics, and `Metrics`, the live registry built from declared families.
 
-Each source declares its families in `exporter/sources/<name>/metrics.py`; `catalogue()` gathers
-them behind the self-metrics, in the order of `exporter/sources.SOURCE_NAMES`. `Metrics` is the live
-registry built from the catalogue (docs/metrics.md is checked against it by the test suite).
+Each source declares its families in `exporter/sources/<name>/metrics.py`;
+`exporter.sources.catalogue()` gathers them behind these, in the order the sources are registered
+(docs/metrics.md is checked against it by the test suite).
 """
 
 from __future__ import annotations
@@ -53,26 +53,12 @@ SELF_FAMILIES = (
 )
 
 
-def catalogue() -> tuple[FamilySpec, ...]:
-    """Every family Vigil exposes: the self-metrics, then each registered source's."""
-    from exporter.sources import plugins  # the sources import this module's helpers
-
-    families = list(SELF_FAMILIES)
-    for plugin in plugins():
-        families.extend(plugin.families)
-    names = [f.name for f in families]
-    duplicates = {n for n in names if names.count(n) > 1}
-    if duplicates:
-        raise ValueError(f"metric families declared twice: {sorted(duplicates)}")
-    return tuple(families)
-
-
 class Metrics:
     """The exporter's live registry: every /metrics family of the catalogue, looked up by spec."""
 
-    def __init__(self, families: tuple[FamilySpec, ...] | None = None) -> None:
+    def __init__(self, families: tuple[FamilySpec, ...] = SELF_FAMILIES) -> None:
         self.registry = Registry()
-        for spec in catalogue() if families is None else families:
+        for spec in families:
             if spec.endpoint == "metrics":
                 self.registry.add(spec)
         if BUILD_INFO.name in self.registry:

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from exporter.errors import INTERNAL
+from exporter.errors import HTTP_REASONS, INTERNAL
 from exporter.metrics import (
     CHECK_INTERVAL,
     PROBE_DURATION,
@@ -27,7 +27,18 @@ from exporter.metrics import (
     SOURCE_UP,
     Metrics,
 )
-from exporter.sources.contract import Check
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check of a source: what it is called, how often it runs, and how it fails."""
+
+    name: str
+    interval: float
+    run: Callable[[], Awaitable[None]] | None = None  # None: driven by the source itself
+    instance: str = ""  # which of the source's systems it talks to (an API host, a server name)
+    reasons: tuple[str, ...] = HTTP_REASONS  # created at 0 in vigil_probe_errors_total
+    gates_readiness: bool = False  # /-/ready waits for its first run
 
 
 @dataclass

@@ -24,7 +24,7 @@ from exporter.logs import register_secret
 from exporter.metrics import Metrics
 from exporter.recorder import Recorder
 from exporter.scheduler import Scheduler
-from exporter.sources import plugins
+from exporter.sources import catalogue, plugins
 from exporter.sources.contract import Source, SourceContext
 from exporter.sources.network.metrics import STATE_FILE_PROBLEMS
 from exporter.targets import StateFileError, TargetStore, config_targets
@@ -85,7 +85,7 @@ def compose(
 ) -> Composition:
     """Build every configured source (or `only` those named) and register all their checks."""
     validate(config)
-    metrics = Metrics()
+    metrics = Metrics(catalogue())
     metrics.family(STATE_FILE_PROBLEMS).set([], 0)
     recorder = Recorder(metrics, clock)
     scheduler = Scheduler(recorder)
@@ -141,7 +141,7 @@ class Exporter:
         self.config = config
         self.clock = clock
         self._options = {k: v for k, v in options.items() if v is not None}
-        self.metrics = Metrics()
+        self.metrics = Metrics(catalogue())
         self.recorder = Recorder(self.metrics, clock)
         self.scheduler = Scheduler(self.recorder)
         self.sources: dict[str, Source] = {}

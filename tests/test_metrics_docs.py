@@ -1,4 +1,4 @@
-"""docs/metrics.md checked against the catalogue of metric families (`exporter.metrics.catalogue()`).
+"""docs/metrics.md checked against the catalogue of metric families (`exporter.sources.catalogue()`).
 
 A metric table of the doc has the header `| metric | type | labels | unit | meaning |`; each of its rows
 documents one family: its backticked name, its type, its labels as backticked names separated by
@@ -29,8 +29,8 @@ from pathlib import Path
 import pytest
 
 from exporter.catalogue import FamilySpec
-from exporter.metrics import SELF_FAMILIES, catalogue
-from exporter.sources import plugins
+from exporter.metrics import SELF_FAMILIES
+from exporter.sources import catalogue, plugins
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "metrics.md"
 DOC_NAME = "docs/metrics.md"

@@ -12,32 +12,21 @@ counts by reason and `vigil_source_up` are recorded in one place, the same way f
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from exporter.catalogue import FamilySpec
-from exporter.errors import HTTP_REASONS
+from exporter.recorder import Check, CheckRecorder, Recorder
 
 if TYPE_CHECKING:
     import aiohttp
 
     from exporter.metrics import Metrics
-    from exporter.recorder import CheckRecorder, Recorder
     from exporter.targets import TargetStore
 
-
-@dataclass(frozen=True)
-class Check:
-    """One check of a source: what it is called, how often it runs, and how it fails."""
-
-    name: str
-    interval: float
-    run: Callable[[], Awaitable[None]] | None = None  # None: driven by the source itself
-    instance: str = ""  # which of the source's systems it talks to (an API host, a server name)
-    reasons: tuple[str, ...] = HTTP_REASONS  # created at 0 in vigil_probe_errors_total
-    gates_readiness: bool = False  # /-/ready waits for its first run
+__all__ = ["Check", "Source", "SourceContext", "SourcePlugin"]
 
 
 class Source(ABC):
