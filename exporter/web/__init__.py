@@ -24,7 +24,11 @@ def build_app(
     api_token: str,
     hub: ResultsHub,
 ) -> web.Application:
-    """The whole app: the common pages plus the routes of every source that offers commands."""
+    """The whole app: the common pages plus the routes of every source that offers commands.
+
+    Each route module states the commands it calls as a Protocol (`CameraCommands`, `FrameCommands`,
+    `PerforceCommands`); the sources provide them as plain methods.
+    """
     app = make_app(metrics, recorder, list(sources.values()))
     app[TOKEN_KEY] = api_token
     if "network" in sources:

@@ -9,24 +9,44 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from aiohttp import web
 
 from exporter.exposition import Registry
 from exporter.sources.network.metrics import PROBE_DURATION, PROBE_RTT, PROBE_SUCCESS
-from exporter.targets import StateFileError, TargetError, target_from_json
+from exporter.targets import CameraTarget, StateFileError, TargetError, target_from_json
 from exporter.web.auth import authorized, error
 
 log = logging.getLogger("vigil.api")
 
-NETWORK_KEY = web.AppKey("network", object)  # the network source: its commands only
+
+class ProbeOutcome(Protocol):
+    camera: str
+    check: str
+    ok: bool
+    rtt: float | None
+    duration: float
 
 
-def _change(request: web.Request, command: str, *args: Any) -> tuple[bool, web.Response | None]:
+class CameraCommands(Protocol):
+    """What the network source offers the web layer (exporter/sources/network/source.py)."""
+
+    def cameras(self) -> list[CameraTarget]: ...
+    def camera(self, target_id: str) -> CameraTarget | None: ...
+    def register(self, target: CameraTarget) -> bool: ...
+    def unregister(self, target_id: str) -> bool: ...
+    async def probe(self, target_id: str) -> Sequence[ProbeOutcome] | None: ...
+
+
+NETWORK_KEY = web.AppKey("network", CameraCommands)
+
+
+def _change(command: Callable[[], bool]) -> tuple[bool, web.Response | None]:
     """Run a command that changes the registered cameras; its result, or the error response."""
     try:
-        return getattr(request.app[NETWORK_KEY], command)(*args), None
+        return command(), None
     except TargetError as exc:  # a camera of the config file
         return False, error(409, str(exc))
     except StateFileError:
@@ -60,7 +80,7 @@ async def put_camera(request: web.Request) -> web.Response:
         target = target_from_json(body)
     except TargetError as exc:
         return error(400, str(exc))
-    created, failed = _change(request, "register", target)
+    created, failed = _change(lambda: request.app[NETWORK_KEY].register(target))
     if failed is not None:
         return failed
     log.info("camera %s %s via the API", target.id, "registered" if created else "replaced")
@@ -72,7 +92,7 @@ async def delete_camera(request: web.Request) -> web.Response:
     if refused is not None:
         return refused
     camera_id = request.match_info["id"]
-    deleted, failed = _change(request, "unregister", camera_id)
+    deleted, failed = _change(lambda: request.app[NETWORK_KEY].unregister(camera_id))
     if failed is not None:
         return failed
     if not deleted:
@@ -103,7 +123,7 @@ async def probe(request: web.Request) -> web.Response:
     )
 
 
-def add_routes(app: web.Application, network: object) -> None:
+def add_routes(app: web.Application, network: CameraCommands) -> None:
     app[NETWORK_KEY] = network
     app.router.add_get("/api/v1/cameras", list_cameras)
     app.router.add_post("/api/v1/cameras", put_camera)

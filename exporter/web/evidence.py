@@ -9,15 +9,26 @@ from __future__ import annotations
 
 import html
 import time
+from typing import Protocol
 
 from aiohttp import web
 
-from exporter.sources.frames.evidence import EvidenceError
+from exporter.sources.frames.evidence import Evidence, EvidenceError
 from exporter.web.app import LINKS_KEY
 from exporter.web.auth import authorized
 from exporter.web.results_hub import ResultsHub
 
-FRAMES_KEY = web.AppKey("frames", object)  # the frame source: its commands only
+
+class FrameCommands(Protocol):
+    """What the frame source offers the web layer (exporter/sources/frames/source.py)."""
+
+    def cameras(self) -> list[str]: ...
+    async def latest_evidence(self, camera: str) -> list[Evidence]: ...
+    async def open_evidence(self, key: str) -> bytes | None: ...
+    def reset_reference(self, camera: str) -> bool: ...
+
+
+FRAMES_KEY = web.AppKey("frames", FrameCommands)
 
 
 async def evidence_index(request: web.Request) -> web.Response:
@@ -73,7 +84,7 @@ async def reset_reference(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def add_routes(app: web.Application, frames: object, hub: ResultsHub) -> None:
+def add_routes(app: web.Application, frames: FrameCommands, hub: ResultsHub) -> None:
     app[FRAMES_KEY] = frames
     app[LINKS_KEY].append(("evidence", "Frame evidence (newest frame of every problem)"))
     app.router.add_get("/evidence", evidence_index)

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from aiohttp import web
 
-from exporter.sources.p4.locks import Busy
+from exporter.sources.p4.locks import Busy, Job
 from exporter.web.auth import authorized
 
-P4_KEY = web.AppKey("p4", object)  # the Perforce source: its commands only
+
+class PerforceCommands(Protocol):
+    """What the Perforce source offers the web layer (exporter/sources/p4/source.py)."""
+
+    def start_refresh(self, server: str | None = None, stream: str | None = None) -> Job: ...
+    def held_locks(self) -> list[Job]: ...
+    def job(self, job_id: str) -> Job | None: ...
+
+
+P4_KEY = web.AppKey("p4", PerforceCommands)
 
 
 async def refresh(request: web.Request) -> web.Response:
@@ -38,7 +49,7 @@ async def job(request: web.Request) -> web.Response:
     return web.json_response(found.public())
 
 
-def add_routes(app: web.Application, p4: object) -> None:
+def add_routes(app: web.Application, p4: PerforceCommands) -> None:
     app[P4_KEY] = p4
     app.router.add_post("/api/v1/p4/refresh", refresh)
     app.router.add_post("/api/v1/p4/refresh/{server}", refresh)
