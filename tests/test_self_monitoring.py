@@ -269,3 +269,37 @@ p4:
                 assert set(rows) == checks  # the status page lists every check
     finally:
         redis.stop()
+
+
+class CrashingPinger:
+    """A pinger with a bug: every ping raises something no probe expects."""
+
+    async def ping(self, address: str, timeout: float) -> float:
+        raise RuntimeError("bug in the pinger")
+
+    def close(self) -> None:
+        pass
+
+
+async def test_a_crashing_probe_is_counted_as_internal_and_takes_the_source_down(http):
+    text = """listen: "127.0.0.1:0"
+cameras:
+  icmp: 1s
+  tcp: 0s
+  targets:
+    - id: gate
+      host: 127.0.0.1
+"""
+    async with started_exporter(parse_config(text), pinger=CrashingPinger()) as exporter:
+
+        async def counted():
+            m = await scrape(http, exporter.url)
+            crashes = value(
+                m, "vigil_probe_errors_total", source="network", check="icmp", reason="internal"
+            )
+            return m if crashes and crashes >= 1 else None
+
+        m = await eventually(counted, timeout=10)
+        assert value(m, "vigil_source_up", source="network") == 0
+        rows = await status_rows(http, exporter.url)
+        assert "failing: internal" in rows[("network", "icmp")]
