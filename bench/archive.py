@@ -318,8 +318,7 @@ async def _fetch_cycles(cameras: int) -> tuple[list[tuple[str, str, str, str]], 
     import aiohttp
 
     from exporter.config import parse_config
-    from exporter.metrics import Metrics
-    from exporter.sources.rt_api import RtApiSource
+    from exporter.service import compose
 
     port = free_port()
     sim = subprocess.Popen(
@@ -344,9 +343,8 @@ async def _fetch_cycles(cameras: int) -> tuple[list[tuple[str, str, str, str]], 
             env={"K": FETCH_API_KEY},
         )
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as session:
-            source = RtApiSource(
-                session=session, metrics=Metrics(), config=config.rt_api, tz=config.tz
-            )
+            # built as `vigil run` builds it; its checks are registered but not scheduled
+            source = compose(config, session, only={"rt_api"}).sources["rt_api"]
             await source.poll_inventory()
             timings = []
             for _ in ("full", "incremental"):

@@ -33,18 +33,18 @@ from common import free_port, peak_rss_mb, print_table  # noqa: E402
 
 from exporter.config import parse_config  # noqa: E402
 from exporter.service import Exporter  # noqa: E402
-from exporter.sources.rt_api import RtApiSource  # noqa: E402
+from exporter.sources.contract import Check  # noqa: E402
+from exporter.sources.rt_api.source import RtApiSource  # noqa: E402
+
+_all_checks = RtApiSource.checks
 
 
-def register_inventory_only(self: RtApiSource, scheduler) -> None:
+def inventory_check_only(self: RtApiSource) -> list[Check]:
     """Only the inventory check: the archive check has its own benchmark (bench/archive.py)."""
-    scheduler.add(
-        "rt_api", "inventory", 3600, self.poll_inventory, instance=self.instance,
-        gates_readiness=True,
-    )  # fmt: skip
+    return [check for check in _all_checks(self) if check.name == "inventory"]
 
 
-RtApiSource.register = register_inventory_only  # type: ignore[method-assign]
+RtApiSource.checks = inventory_check_only  # type: ignore[method-assign]
 
 GOAL_RENDER_MS = 150.0
 GOAL_RSS_MB = 400.0
@@ -91,15 +91,12 @@ def per_camera_count(exporter: Exporter) -> dict[str, int]:
 
 def top_up(exporter: Exporter, target: int) -> None:
     """Add synthetic per-camera series until every camera has `target` of them."""
-    registry = exporter.metrics.registry
     have = per_camera_count(exporter)
     families = {}
-    for name, label, _ in SYNTHETIC:
-        labelnames = ["camera"] + ([label] if label else [])
-        try:  # the archive families are real now; the network ones arrive with their issue
-            families[name] = registry[name]
-        except KeyError:
-            families[name] = registry.gauge(name, f"Synthetic series ({name}).", labelnames)
+    for name, label, _ in SYNTHETIC:  # all of them are in the catalogue now
+        family = exporter.metrics[name]
+        assert list(family.labelnames) == ["camera"] + ([label] if label else []), name
+        families[name] = family
     for i, (cam, count) in enumerate(have.items()):
         need = target - count
         for name, label, values in SYNTHETIC:
