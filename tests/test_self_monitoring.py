@@ -7,6 +7,8 @@ the system) and reads the result where an operator would: /metrics and the statu
 from __future__ import annotations
 
 import errno
+import os
+import signal
 import socket
 import time
 import types
@@ -303,3 +305,64 @@ cameras:
         assert value(m, "vigil_source_up", source="network") == 0
         rows = await status_rows(http, exporter.url)
         assert "failing: internal" in rows[("network", "icmp")]
+
+
+async def test_a_killed_analysis_worker_is_counted_and_the_pool_replaced(http, tmp_path):
+    async with snapshot_camera() as camera:
+        text = f"""listen: "127.0.0.1:0"
+cameras:
+  icmp: 0s
+  tcp: 0s
+  frame: 1s
+  targets:
+    - id: hall
+      host: 127.0.0.1
+      frame_url: "{camera.url}"
+frames:
+  workers: 1
+  evidence:
+    directory: {tmp_path / "evidence"}
+"""
+        async with started_exporter(parse_config(text)) as exporter:
+
+            async def analysed():
+                m = await scrape(http, exporter.url)
+                return m if value(m, "vigil_camera_frame_success", camera="hall") == 1 else None
+
+            await eventually(analysed, timeout=30)
+            pool = exporter.source("frames")._pool
+            for process in list(pool._processes.values()):
+                os.kill(process.pid, signal.SIGKILL)  # as the OOM killer would
+
+            async def counted():
+                m = await scrape(http, exporter.url)
+                broken = value(
+                    m,
+                    "vigil_probe_errors_total",
+                    source="frames",
+                    check="frame",
+                    reason="analysis_pool",
+                )
+                return m if broken and broken >= 1 else None
+
+            await eventually(counted, timeout=15)
+
+            async def recovered():
+                m = await scrape(http, exporter.url)
+                up = value(m, "vigil_source_up", source="frames", instance="")
+                return up == 1 and exporter.source("frames")._pool is not pool
+
+            await eventually(recovered, timeout=30)
+            before = value(
+                await scrape(http, exporter.url),
+                "vigil_frame_analysis_seconds_count",
+                source="http",
+            )
+            await eventually(
+                lambda: _analysed_more(http, exporter.url, before), timeout=15
+            )  # the new pool analyses frames
+
+
+async def _analysed_more(http, url: str, before: float) -> bool:
+    m = await scrape(http, url)
+    return value(m, "vigil_frame_analysis_seconds_count", source="http") > before
