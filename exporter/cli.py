@@ -30,8 +30,14 @@ def _load_config_or_exit(path: str):
 def cmd_check_config(args: argparse.Namespace) -> int:
     from exporter.config import summarize
 
+    from exporter.sources import plugins
+
     config = _load_config_or_exit(args.config)
     print(f"{args.config}: OK")
+    print("sources:")
+    for plugin in plugins():
+        state = "on" if getattr(config, plugin.section) is not None else "off"
+        print(f"  {plugin.name} (section {plugin.section}): {state}, {plugin.doc}")
     print(summarize(config))
     return 0
 

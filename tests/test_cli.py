@@ -38,6 +38,17 @@ def test_check_config_accepts_the_example_and_hides_the_key():
     assert result.returncode == 0, result.stderr
     assert "rt_api" in result.stdout
     assert "inventory_interval" in result.stdout
+    # every registered source is listed, with whether the file turns it on
+    assert "  network (section cameras): on, cameras checked directly" in result.stdout
+    assert "  p4 (section p4): on, Perforce" in result.stdout
+
+
+def test_check_config_lists_sources_that_are_off(tmp_path):
+    (tmp_path / "vigil.yml").write_text("listen: 127.0.0.1:9830\n")
+    result = run_vigil("check-config", "-c", str(tmp_path / "vigil.yml"))
+    assert result.returncode == 0, result.stderr
+    for line in ("rt_api (section rt_api): off", "network (section cameras): off"):
+        assert f"  {line}, " in result.stdout
     for secret in env.values():
         assert secret not in result.stdout + result.stderr
 
