@@ -29,7 +29,6 @@ def _load_config_or_exit(path: str):
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     from exporter.config import summarize
-
     from exporter.sources import plugins
 
     config = _load_config_or_exit(args.config)
