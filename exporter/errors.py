@@ -25,3 +25,15 @@ class CheckFailed(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.reason!r}, {str(self)!r})"
+
+
+class TargetFailed(CheckFailed):
+    """The check ran, but what it checks failed (a platform's API, one camera): the source is fine.
+
+    The scheduler records it as `target_failed`: counted, visible on the status page, and
+    `vigil_source_up` stays as it is.
+    """
+
+    def __init__(self, reason: str, message: str, *, target: str) -> None:
+        super().__init__(reason, message)
+        self.target = target

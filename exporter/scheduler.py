@@ -10,7 +10,7 @@ import random
 import time
 from dataclasses import dataclass, field
 
-from exporter.errors import INTERNAL, CheckFailed
+from exporter.errors import INTERNAL, CheckFailed, TargetFailed
 from exporter.recorder import CheckRecorder, CheckStatus, Recorder
 from exporter.sources.contract import Check
 
@@ -103,6 +103,10 @@ class Scheduler:
         except asyncio.CancelledError:
             st.running = False
             raise
+        except TargetFailed as exc:
+            log.info("%s/%s: %s: %s", st.source, st.check, exc.reason, exc)
+            rec.target_failed(exc.reason, time.monotonic() - t0, target=exc.target)
+            return False
         except CheckFailed as exc:
             log.warning("%s/%s failed: %s: %s", st.source, st.check, exc.reason, exc)
             rec.failed(exc.reason, time.monotonic() - t0, counted=exc.counted)

@@ -63,6 +63,21 @@ def test_check_config_lists_sources_that_are_off(tmp_path):
         ("timezone: Mars/Olympus\n", {}, "timezone"),
         ("cameras:\n  targets:\n    - {id: a, host: 'bad host'}\n", {}, "cameras.targets[0].host"),
         ("frames:\n  evidence:\n    store: s3\n", {}, "frames.evidence.bucket"),
+        (
+            "analytics:\n  platforms:\n    - {name: vap, dsn: 'mysql://u:p@h/db'}\n",
+            {},
+            "analytics.platforms[0].dsn",
+        ),
+        (
+            "analytics:\n  platforms:\n    - {name: vap, dsn: 'postgresql://h/db', table: 'x; drop'}\n",
+            {},
+            "analytics.platforms[0].table",
+        ),
+        (
+            "analytics:\n  platforms:\n    - {name: vap, dsn: '${NO_DSN_HERE}'}\n",
+            {},
+            "analytics.platforms[0].dsn",
+        ),
     ],
 )
 def test_bad_config_names_the_key_and_exits_2(tmp_path, yaml_text, env, key):

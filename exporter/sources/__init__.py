@@ -9,7 +9,7 @@ from exporter.catalogue import FamilySpec
 from exporter.metrics import SELF_FAMILIES
 from exporter.sources.contract import SourcePlugin
 
-SOURCE_NAMES = ("rt_api", "network", "frames", "p4")
+SOURCE_NAMES = ("rt_api", "network", "frames", "p4", "analytics")
 
 
 @functools.cache

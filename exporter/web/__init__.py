@@ -10,7 +10,7 @@ from aiohttp import web
 from exporter.metrics import Metrics
 from exporter.recorder import Recorder
 from exporter.sources.contract import Source
-from exporter.web import cameras, evidence, p4
+from exporter.web import analytics, cameras, evidence, p4
 from exporter.web.app import make_app
 from exporter.web.auth import TOKEN_KEY
 from exporter.web.results_hub import ResultsHub
@@ -27,7 +27,7 @@ def build_app(
     """The whole app: the common pages plus the routes of every source that offers commands.
 
     Each route module states the commands it calls as a Protocol (`CameraCommands`, `FrameCommands`,
-    `PerforceCommands`); the sources provide them as plain methods.
+    `PerforceCommands`, `AnalyticsCommands`); the sources provide them as plain methods.
     """
     app = make_app(metrics, recorder, list(sources.values()))
     app[TOKEN_KEY] = api_token
@@ -37,4 +37,6 @@ def build_app(
         evidence.add_routes(app, sources["frames"], hub)
     if "p4" in sources:
         p4.add_routes(app, sources["p4"])
+    if "analytics" in sources:
+        analytics.add_routes(app, sources["analytics"])
     return app
