@@ -25,6 +25,7 @@ from aiohttp import web
 
 from exporter.config import parse_config
 from exporter.service import Exporter, wait_for_signal
+from exporter.simulate.analytics import SimulatedPlatform
 from exporter.simulate.fleet import SimulatedFleet
 from exporter.simulate.p4 import SimulatedP4
 from exporter.simulate.rt_api import serve_rt_api
@@ -187,6 +188,18 @@ async def run_demo(cameras: int = 200, seed: int = 1, with_prometheus: bool = Tr
     await web.TCPSite(snapshots, "127.0.0.1", snap_port).start()
     state_dir = Path(tempfile.mkdtemp(prefix="vigil-demo-state-"))  # evidence, registrations
     listeners, targets = await network_cameras(snap_port)
+    platform = await analytics_platform()
+    analytics = ""
+    if platform is not None:
+        analytics = f"""analytics:
+  platforms:
+    - name: vap-demo
+      dsn: "${{ANALYTICS_DSN}}"
+      interval: 15s
+      stuck_after: 1m
+      predictions_stale_after: 1m
+      api_url: "{platform.api_url}"
+"""
     config = parse_config(
         f"""
 listen: "127.0.0.1:{exporter_port}"
@@ -212,9 +225,13 @@ p4:
   servers:
     - {{name: p4-sim-a, p4port: "sim:p4-a:1666", p4user: vigil, stream_mask: "//depot/*", interval: 1m}}
     - {{name: p4-sim-b, p4port: "sim:p4-b:1666", p4user: vigil, stream_mask: "//games/*", interval: 1m}}
-""",
+{analytics}""",
         source_name="demo",
-        env={"RT_API_KEY": api_key, "VIGIL_API_TOKEN": api_token},
+        env={
+            "RT_API_KEY": api_key,
+            "VIGIL_API_TOKEN": api_token,
+            "ANALYTICS_DSN": platform.dsn if platform else "",
+        },
     )
     exporter = Exporter(config, p4_factory=SimulatedP4)
     sidecars = Sidecars() if with_prometheus else None
@@ -231,6 +248,10 @@ p4:
             f"  Camera API     {exporter.url}/api/v1/cameras  "
             f"(demo token for changes: {api_token})",
         ]
+        if platform is not None:
+            lines.append(
+                f"  Analytics API  {platform.api_url}/openapi.json  (PostgreSQL: simulated)"
+            )
         for name, url in (sidecars.urls if sidecars else {}).items():
             lines.append(f"  {name:<14} {url}")
         lines.append("Press Ctrl-C to stop.")
@@ -247,10 +268,29 @@ p4:
             await exporter.stop()
         await sim_runner.cleanup()
         await snapshots.cleanup()
+        if platform is not None:
+            await platform.stop()
         for server in listeners:
             server.close()
         shutil.rmtree(state_dir, ignore_errors=True)
     return 0
+
+
+async def analytics_platform() -> SimulatedPlatform | None:
+    """A simulated analytics platform when PostgreSQL's server is installed; None (said) otherwise."""
+    try:
+        platform = SimulatedPlatform()
+    except FileNotFoundError as exc:
+        log.info("no analytics platform in this demo: %s", exc)
+        return None
+    try:
+        await platform.start()
+    except Exception as exc:
+        log.warning("the simulated analytics platform did not start (%s); going on without it", exc)
+        with contextlib.suppress(Exception):
+            await platform.stop()
+        return None
+    return platform
 
 
 DEMO_NETWORK_CAMERAS = 8  # loopback ports standing in for cameras checked directly
