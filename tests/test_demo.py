@@ -11,6 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from exporter.simulate.postgres import find_bindir
 from tests.conftest import require_binary
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,6 +91,22 @@ def test_demo_serves_every_printed_url_and_stops_on_ctrl_c():
         assert sorted(set(p4)) == ["p4-sim-a", "p4-sim-b"] and len(p4) == 10
         assert get(urls["Alertmanager"] + "-/ready")[0] == 200
         assert get(urls["Simulated API"].split("  ")[0] + "/v1/health.json")[0] == 200
+        # the simulated analytics platform (PostgreSQL is installed: required under CI)
+        # (without it, outside CI, the demo says so and goes on)
+        if find_bindir() is not None or os.environ.get("CI"):
+            assert "Analytics API" in urls
+            assert get(urls["Analytics API"])[0] == 200
+            deadline = time.monotonic() + 40
+            while time.monotonic() < deadline:
+                text = get(urls["Metrics"])[1]
+                active = re.search(
+                    r'vigil_analytics_scenarios\{platform="vap-demo",status="active"\} (\d+)', text
+                )
+                if active:
+                    break
+                time.sleep(1)
+            assert active and int(active.group(1)) > 0
+            assert 'vigil_source_up{source="analytics",instance="vap-demo"} 1' in text
 
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=15) == 0
