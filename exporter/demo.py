@@ -57,8 +57,11 @@ def pick_port(preferred: int, host: str = "127.0.0.1") -> int:
     raise OSError("no free port on loopback")
 
 
-def prometheus_config(exporter_port: int, alertmanager_port: int | None) -> dict:
-    """The project's prometheus.yml with the demo's loopback ports and absolute rule paths."""
+def prometheus_config(
+    exporter_port: int, alertmanager_port: int | None, kafka_target: str | None = None
+) -> dict:
+    """The project's prometheus.yml with the demo's loopback ports and absolute rule paths; with
+    `kafka_target`, a `kafka` job for the simulated platform's kafka_exporter-shaped metrics."""
     source = PROJECT_ROOT / "prometheus.yml"
     config = yaml.safe_load(source.read_text()) if source.exists() else {}
     config.setdefault("global", {})["scrape_interval"] = "15s"
@@ -80,6 +83,15 @@ def prometheus_config(exporter_port: int, alertmanager_port: int | None) -> dict
             "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}],
         },
     )
+    if kafka_target:
+        jobs = [j for j in jobs if j.get("job_name") != "kafka"]
+        jobs.append(
+            {
+                "job_name": "kafka",
+                "metrics_path": "/kafka/metrics",
+                "static_configs": [{"targets": [kafka_target]}],
+            }
+        )
     config["scrape_configs"] = jobs
     return config
 
@@ -113,7 +125,7 @@ class Sidecars:
         logfile.close()
         self.procs.append((name, proc))
 
-    def start(self, exporter_port: int) -> None:
+    def start(self, exporter_port: int, kafka_target: str | None = None) -> None:
         am_binary = next(filter(None, map(shutil.which, ALERTMANAGER_BINARIES)), None)
         am_port = None
         if am_binary:
@@ -139,7 +151,9 @@ class Sidecars:
         if prom_binary:
             prom_port = pick_port(DEFAULT_PORTS["prometheus"])
             config_path = self.dir / "prometheus.yml"
-            config_path.write_text(yaml.safe_dump(prometheus_config(exporter_port, am_port)))
+            config_path.write_text(
+                yaml.safe_dump(prometheus_config(exporter_port, am_port, kafka_target))
+            )
             self._spawn(
                 "prometheus",
                 [
@@ -238,7 +252,7 @@ p4:
     try:
         await exporter.start()
         if sidecars:
-            sidecars.start(exporter_port)
+            sidecars.start(exporter_port, platform.kafka_target if platform else None)
         lines = [
             f"Vigil demo: {cameras} simulated cameras (seed {seed})",
             f"  Exporter       {exporter.url}/",

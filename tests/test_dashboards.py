@@ -159,6 +159,7 @@ def test_dashboards_link_only_to_dashboards_that_exist():
         "vigil-frames",
         "vigil-self",
         "vigil-p4",
+        "vigil-analytics",
     } <= set(uids)
     assert dashboards["fleet.json"]["refresh"] == "1m"
     for name, dash in dashboards.items():

@@ -1,5 +1,7 @@
 """A simulated video-analytics platform for `vigil demo`: a throwaway PostgreSQL with a `scenarios`
-table whose state machine a driver keeps moving, and a small stand-in for the platform's API.
+table whose state machine a driver keeps moving, a small stand-in for the platform's API, and
+kafka_exporter-shaped metrics of its Kafka topics (no broker runs here: the figures follow the
+driver's ticks, with the names kafka_exporter uses, so the demo's dashboard and rules have data).
 
 Scenarios start (`init_startup`), are picked up (`init_startup_processing`), run (`active`, their
 predictions changing every tick), and are shut down (`shutdown_processing` -> `stopped`). A few get
@@ -12,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import secrets
+import time
 
 import asyncpg
 from aiohttp import web
@@ -75,8 +79,10 @@ class SimulatedPlatform:
         self.reader_password = secrets.token_urlsafe(12)
         self.dsn = self.server.dsn_for(READER, self.reader_password)
         self.api_url = ""
+        self.kafka_target = ""
         self._runner: web.AppRunner | None = None
         self._driver: asyncio.Task | None = None
+        self._started = time.monotonic()
 
     async def start(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.server.start)
@@ -98,15 +104,50 @@ class SimulatedPlatform:
             await conn.close()
         app = web.Application()
         app.router.add_get("/openapi.json", self._openapi)
+        app.router.add_get("/kafka/metrics", self._kafka_metrics)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         self.api_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        self.kafka_target = f"127.0.0.1:{self._runner.addresses[0][1]}"  # path /kafka/metrics
         self._driver = asyncio.create_task(self._drive(), name="analytics-simulator")
 
     async def _openapi(self, request: web.Request) -> web.Response:
         return web.json_response({"openapi": "3.1.0", "info": {"title": "video analytics"}})
+
+    async def _kafka_metrics(self, request: web.Request) -> web.Response:
+        """What kafka_exporter would say about the platform's topics and runners right now."""
+        elapsed = time.monotonic() - self._started
+        lines = ["# TYPE kafka_brokers gauge", "kafka_brokers 1"]
+        lines += [
+            "# TYPE kafka_consumergroup_members gauge",
+            'kafka_consumergroup_members{consumergroup="runners_group"} 3',
+        ]
+        offsets, lags = [], []
+        for partition in range(3):
+            produced = int(elapsed * 2) + 100 * partition
+            lag = random.randint(0, 4)
+            offsets.append(
+                f'kafka_topic_partition_current_offset{{partition="{partition}",topic="scenarios"}}'
+                f" {produced}"
+            )
+            lags.append(
+                f'kafka_consumergroup_lag{{consumergroup="runners_group",partition="{partition}",'
+                f'topic="scenarios"}} {lag}'
+            )
+        retries = int(elapsed * 0.05)
+        offsets.append(
+            f'kafka_topic_partition_current_offset{{partition="0",topic="retry_topic"}} {retries}'
+        )
+        lines += ["# TYPE kafka_topic_partition_current_offset gauge", *offsets]
+        lines += ["# TYPE kafka_consumergroup_lag gauge", *lags]
+        total = sum(int(line.rsplit(" ", 1)[1]) for line in lags)
+        lines += [
+            "# TYPE kafka_consumergroup_lag_sum gauge",
+            f'kafka_consumergroup_lag_sum{{consumergroup="runners_group",topic="scenarios"}} {total}',
+        ]
+        return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
 
     async def _drive(self) -> None:
         tick = 0
