@@ -1,7 +1,8 @@
 """alerting/alertmanager.yml: valid for amtool, routes by severity, groups by data center and alert
-name, inhibits the consequences of an offline camera and of an unreachable RT API (and the low
-archive coverage alert under the critical one), and its example receivers deliver with secrets read
-from files, on a real Alertmanager."""
+name, inhibits the consequences of an offline camera, of an unreachable RT API, of an analytics
+database Vigil cannot read and of absent analytics runners (and the low archive coverage alert under
+the critical one), and its example receivers deliver with secrets read from files, on a real
+Alertmanager."""
 
 from __future__ import annotations
 
@@ -39,6 +40,11 @@ def test_shipped_config_passes_amtool_check():
         ({"severity": "critical", "alertname": "CameraOffline", "datacenter": "MSK-1"}, "paging"),
         ({"severity": "critical", "alertname": "RtApiUnreachable", "source": "rt_api"}, "paging"),
         ({"severity": "critical", "alertname": "CameraOfflineOverADay", "camera": "c1"}, "paging"),
+        (
+            {"severity": "critical", "alertname": "AnalyticsDatabaseUnreachable", "platform": "p"},
+            "paging",
+        ),
+        ({"severity": "warning", "alertname": "AnalyticsLagGrowing", "topic": "scenarios"}, "team"),
         ({"severity": "warning", "alertname": "CameraOffline", "datacenter": "MSK-1"}, "team"),
         ({"severity": "info", "alertname": "CameraFrameBlurred", "datacenter": "SPB-1"}, "ui-only"),
         # a rule that forgot its severity still reaches people
@@ -137,9 +143,12 @@ async def test_groups_by_datacenter_and_alertname_and_routes_by_severity(tmp_pat
             ]
 
 
-def key(a: dict) -> tuple[str, str, str, str]:
+KEY_LABELS = ("alertname", "camera", "source", "instance", "platform", "exported_instance")
+
+
+def key(a: dict) -> tuple[str, ...]:
     labels = a["labels"]
-    return tuple(labels.get(k, "") for k in ("alertname", "camera", "source", "instance"))
+    return tuple(labels.get(k, "") for k in KEY_LABELS)
 
 
 async def test_inhibitions(tmp_path):
@@ -150,13 +159,39 @@ async def test_inhibitions(tmp_path):
     coverage_critical_c6 = alert(
         "CameraArchiveCoverageCritical", "critical", camera="c6", source="rt_api", instance="b"
     )
-    sources = [offline_c1, over_a_day_c3, api_down_a, coverage_critical_c6]
+    # as the rules label them: the platform is the exporter's instance label (exported_instance),
+    # copied to `platform` by the rule
+    database_down_prod = alert(
+        "AnalyticsDatabaseUnreachable",
+        "critical",
+        source="analytics",
+        instance="a",
+        exported_instance="vap-prod",
+        platform="vap-prod",
+    )
+    runners_absent = alert(
+        "AnalyticsRunnersAbsent",
+        "critical",
+        instance="kafka-exporter:9308",
+        consumergroup="runners_group",
+    )
+    sources = [
+        offline_c1,
+        over_a_day_c3,
+        api_down_a,
+        coverage_critical_c6,
+        database_down_prod,
+        runners_absent,
+    ]
 
     def target(name: str, camera: str, source: str, instance: str, want: str):
         labels = {"source": source, "instance": instance, "datacenter": "MSK-1"}
         if camera:
             labels["camera"] = camera
         return alert(name, "warning", **labels), want
+
+    def analytics(name: str, instance: str, want: str, **labels: str):
+        return alert(name, "warning", instance=instance, **labels), want
 
     targets = [
         # the offline camera's own frame, network and archive alerts
@@ -180,6 +215,36 @@ async def test_inhibitions(tmp_path):
         target("CameraArchiveCoverageLow", "c2", "rt_api", "b", "active"),
         # exporter b still reaches its RT API
         target("CameraMemoryCardProblem", "c5", "rt_api", "b", "active"),
+        # exporter a cannot read the database of vap-prod: its figures there are old
+        analytics(
+            "AnalyticsScenariosStuck", "a", "suppressed", source="analytics", platform="vap-prod"
+        ),
+        analytics(
+            "AnalyticsPredictionsStale", "a", "suppressed", source="analytics", platform="vap-prod"
+        ),
+        analytics(
+            "VigilSourceStale", "a", "suppressed", source="analytics", exported_instance="vap-prod"
+        ),
+        # another platform, the same platform read by exporter b, and the API (checked separately)
+        analytics(
+            "AnalyticsScenariosStuck", "a", "active", source="analytics", platform="vap-test"
+        ),
+        analytics(
+            "AnalyticsScenariosStuck", "b", "active", source="analytics", platform="vap-prod"
+        ),
+        analytics("AnalyticsApiDown", "a", "active", source="analytics", platform="vap-prod"),
+        analytics(
+            "VigilSourceStale", "a", "active", source="analytics", exported_instance="vap-test"
+        ),
+        # no runners in runners_group on this cluster: its lag grows as a consequence
+        analytics(
+            "AnalyticsLagGrowing",
+            "kafka-exporter:9308",
+            "suppressed",
+            consumergroup="runners_group",
+        ),
+        analytics("AnalyticsLagGrowing", "kafka-b:9308", "active", consumergroup="runners_group"),
+        analytics("AnalyticsRetryStorm", "kafka-exporter:9308", "active", topic="retry_topic"),
     ]
     want = {key(a): state for a, state in targets} | {key(a): "active" for a in sources}
     hook = Webhook()
@@ -203,10 +268,14 @@ async def test_inhibitions(tmp_path):
             got = await states()
             assert {k: s["state"] for k, s in got.items()} == want
             fingerprint = {key(a): a["fingerprint"] for a in await am.alerts()}
-            by_offline = got[("CameraFrameBlack", "c1", "frames", "b")]["inhibitedBy"]
+            by_offline = got[("CameraFrameBlack", "c1", "frames", "b", "", "")]["inhibitedBy"]
             assert by_offline == [fingerprint[key(offline_c1)]]
-            by_api = got[("CameraMemoryCardProblem", "c4", "rt_api", "a")]["inhibitedBy"]
+            by_api = got[("CameraMemoryCardProblem", "c4", "rt_api", "a", "", "")]["inhibitedBy"]
             assert by_api == [fingerprint[key(api_down_a)]]
+            stuck = ("AnalyticsScenariosStuck", "", "analytics", "a", "vap-prod", "")
+            assert got[stuck]["inhibitedBy"] == [fingerprint[key(database_down_prod)]]
+            lag = ("AnalyticsLagGrowing", "", "", "kafka-exporter:9308", "", "")
+            assert got[lag]["inhibitedBy"] == [fingerprint[key(runners_absent)]]
 
             # what users notice: the active alerts are notified, the inhibited ones never
             def notified() -> set:

@@ -1,4 +1,5 @@
-"""docker-compose.yml: valid, one exporter per profile, every file it mounts exists and is accepted.
+"""docker-compose.yml: valid, one exporter per profile, kafka_exporter in the analytics profile, every
+file it mounts exists and is accepted.
 
 No Docker engine runs here, so the stack itself is not started; what can go wrong in the file is
 checked with docker-compose's own validation and with the tools that read each mounted file.
@@ -7,6 +8,7 @@ checked with docker-compose's own validation and with the tools that read each m
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -56,6 +58,32 @@ def test_each_profile_runs_exactly_one_exporter_that_prometheus_scrapes():
     # the stack around the exporter runs in both profiles
     for name in ("prometheus", "alertmanager", "grafana", "reporter"):
         assert "profiles" not in SERVICES[name], name
+
+
+def test_kafka_exporter_runs_in_the_analytics_profile_and_prometheus_finds_it():
+    """kafka_exporter for the analytics alerts: pinned, optional, scraped as job `kafka`."""
+    service = SERVICES["kafka-exporter"]
+    assert service["profiles"] == ["analytics"]
+    image, tag = service["image"].rsplit(":", 1)
+    assert image == "danielqsj/kafka-exporter" and re.fullmatch(r"v\d+\.\d+\.\d+", tag), tag
+    for env, broker in ({"KAFKA_BROKERS": "broker-1:9092"}, "broker-1:9092"), ({}, "kafka:9092"):
+        result = subprocess.run(
+            [require_binary("docker-compose"), "--profile", "analytics", "config"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**{k: v for k, v in os.environ.items() if k != "KAFKA_BROKERS"}, **env},
+        )
+        assert result.returncode == 0, result.stderr
+        rendered = yaml.safe_load(result.stdout)["services"]["kafka-exporter"]
+        assert rendered["command"] == [f"--kafka.server={broker}"]
+    scraped = yaml.safe_load((ROOT / "docker" / "prometheus.yml").read_text())
+    [job] = [j for j in scraped["scrape_configs"] if j["job_name"] == "kafka"]
+    # found by name: a stack without the profile has no kafka target (and no KafkaExporterDown)
+    [sd] = job["dns_sd_configs"]
+    assert sd["names"] == ["kafka-exporter"] and sd["port"] == 9308
+    assert 'up{job="kafka"}' in (ROOT / "alerting" / "analytics.rules.yml").read_text()
 
 
 def test_every_mounted_file_exists():

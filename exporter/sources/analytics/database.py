@@ -77,6 +77,7 @@ class Schema:
     statuses: tuple[str, ...]  # the enum's labels in order, or the distinct values seen
     status_is_enum: bool
     has_updated_at: bool
+    predictions_jsonb: bool = True
 
 
 @dataclass
@@ -85,7 +86,9 @@ class Aggregates:
     oldest_age: dict[str, float]  # from updated_at; empty without it
     stuck: dict[str, int]  # from updated_at; empty without it
     stuck_ids: list[tuple[str, str, float]]  # (id, status, seconds in state), newest first
-    tracked: list[tuple[str, str, int | None]]  # (id, status, predictions hash or None)
+    # (id, status, predictions hash); the hash of an active scenario is None when its row has not
+    # changed since the previous poll (it was not even read), and for scenarios in other statuses
+    tracked: list[tuple[str, str, int | None]]
 
 
 class ScenarioTable:
@@ -108,6 +111,9 @@ class ScenarioTable:
         self._platform = platform
         self._pool: asyncpg.Pool | None = None
         self._known_statuses: dict[str, None] = {}  # text statuses seen so far, in order
+        # the oldest transaction still running at the previous poll: a row whose version was
+        # written before it is unchanged since then, and its predictions need not be read again
+        self._previous_xmin: int | None = None
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -165,7 +171,7 @@ class ScenarioTable:
 
     async def _schema(self, conn: Any) -> Schema:
         rows = await conn.fetch(
-            """SELECT a.attname, t.typtype, t.oid
+            """SELECT a.attname, t.typtype, t.oid, t.typname
                FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
                WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped""",
             self.table,
@@ -192,7 +198,8 @@ class ScenarioTable:
                 self._known_statuses.setdefault(r)
             statuses = tuple(self._known_statuses)  # a status that empties stays, at 0
             is_enum = False
-        return Schema(statuses, is_enum, "updated_at" in columns)
+        jsonb = columns["predictions"]["typname"] == "jsonb"
+        return Schema(statuses, is_enum, "updated_at" in columns, jsonb)
 
     async def _aggregates(
         self,
@@ -208,28 +215,27 @@ class ScenarioTable:
         stuck: dict[str, int] = {}
         stuck_ids: list[tuple[str, str, float]] = []
         if schema.has_updated_at:
+            names, limits = list(transitional), [transitional[s] for s in transitional]
+            # one scan: count, oldest and stuck per status
             rows = await conn.fetch(
-                f"""SELECT status::text AS s, count(*) AS n,
-                           EXTRACT(EPOCH FROM now() - min(updated_at))::float8 AS age
-                    FROM {t} WHERE status IS NOT NULL GROUP BY 1"""
+                f"""SELECT sc.status::text AS s, count(*) AS n,
+                           EXTRACT(EPOCH FROM now() - min(sc.updated_at))::float8 AS age,
+                           count(*) FILTER (WHERE x.after IS NOT NULL
+                               AND sc.updated_at < now() - make_interval(secs => x.after)) AS stuck
+                    FROM {t} sc
+                    LEFT JOIN unnest($1::text[], $2::float8[]) AS x(status, after)
+                      ON x.status = sc.status::text
+                    WHERE sc.status IS NOT NULL GROUP BY 1""",
+                names,
+                limits,
             )
+            stuck = {s: 0 for s in names if s in counts}
             for r in rows:
                 counts[r["s"]] = r["n"]
                 if r["age"] is not None:
                     oldest[r["s"]] = max(0.0, r["age"])
-            names, limits = list(transitional), [transitional[s] for s in transitional]
-            stuck = {s: 0 for s in names if s in counts}
-            rows = await conn.fetch(
-                f"""SELECT x.status AS s, count(*) AS n
-                    FROM unnest($1::text[], $2::float8[]) AS x(status, after)
-                    JOIN {t} sc ON sc.status::text = x.status
-                     AND sc.updated_at < now() - make_interval(secs => x.after)
-                    GROUP BY 1""",
-                names,
-                limits,
-            )
-            for r in rows:
-                stuck[r["s"]] = r["n"]
+                if r["s"] in stuck:
+                    stuck[r["s"]] = r["stuck"]
             rows = await conn.fetch(
                 f"""SELECT sc.id::text AS id, x.status AS s,
                            EXTRACT(EPOCH FROM now() - sc.updated_at)::float8 AS age
@@ -248,12 +254,28 @@ class ScenarioTable:
             )
             for r in rows:
                 counts[r["s"]] = r["n"]
-        hashed = "hashtextextended(predictions::text, 0)"
-        if not schema.has_updated_at:
-            query = f"""SELECT id::text AS id, status::text AS s,
-                               CASE WHEN status::text = $1 THEN {hashed} END AS h
-                        FROM {t} WHERE status IS NOT NULL"""
+        # jsonb hashes from its binary form; json or text has to be printed first (2x slower)
+        if schema.predictions_jsonb:
+            hashed = "jsonb_hash_extended(predictions, 0)"
         else:
-            query = f"SELECT id::text AS id, status::text AS s, {hashed} AS h FROM {t} WHERE status::text = $1"
-        tracked = [(r[0], r[1], r[2]) for r in await conn.fetch(query, active)]
+            hashed = "hashtextextended(predictions::text, 0)"
+        snapshot = await conn.fetchrow(
+            """SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
+                      pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax"""
+        )
+        # rows written since the previous poll's oldest running transaction are at most this old
+        # (age() counts transactions); older rows are unchanged and keep the hash Vigil holds
+        window = None
+        if self._previous_xmin is not None:
+            window = snapshot["xmax"] - self._previous_xmin + 1
+            if not 0 < window < 2**31 - 1:
+                window = None  # wrapped or reset: read everything once
+        changed = "TRUE" if window is None else "age(xmin) <= $2"
+        args: list[Any] = [active] if window is None else [active, window]
+        where = "status IS NOT NULL" if not schema.has_updated_at else "status::text = $1"
+        query = f"""SELECT id::text AS id, status::text AS s,
+                           CASE WHEN status::text = $1 AND {changed} THEN {hashed} END AS h
+                    FROM {t} WHERE {where}"""
+        tracked = [(r[0], r[1], r[2]) for r in await conn.fetch(query, *args)]
+        self._previous_xmin = snapshot["xmin"]
         return Aggregates(counts, oldest, stuck, stuck_ids, tracked)

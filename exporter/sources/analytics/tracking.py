@@ -60,12 +60,16 @@ class PredictionWatch:
         return len(self._changed)
 
     def update(self, rows: Iterable[tuple[str, str, int | None]], active: str, now: float) -> None:
+        """`rows` of one poll; a digest of None means "row unchanged since the previous poll"."""
         old, new = self._changed, {}
         for scenario, status, digest in rows:
             if status != active:
                 continue  # a scenario that leaves `active` starts afresh when it comes back
             seen = old.get(scenario)
-            new[scenario] = seen if seen is not None and seen[0] == digest else (digest, now)
+            if seen is not None and (digest is None or seen[0] == digest):
+                new[scenario] = seen
+            else:
+                new[scenario] = (digest, now)
         self._changed = new
 
     def stale(
