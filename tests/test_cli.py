@@ -33,7 +33,12 @@ def run_vigil(
 
 
 def test_check_config_accepts_the_example_and_hides_the_key():
-    env = {"RT_API_KEY": API_KEY, "VIGIL_API_TOKEN": "tok-123456", "GATE1_PASSWORD": "pw-Gate1"}
+    env = {
+        "RT_API_KEY": API_KEY,
+        "VIGIL_API_TOKEN": "tok-123456",
+        "GATE1_PASSWORD": "pw-Gate1",
+        "ANALYTICS_DSN": "postgresql://reader:pw-Analytics9@db.example:5432/va",
+    }
     result = run_vigil("check-config", "-c", "vigil.example.yml", env=env)
     assert result.returncode == 0, result.stderr
     assert "rt_api" in result.stdout
@@ -41,6 +46,7 @@ def test_check_config_accepts_the_example_and_hides_the_key():
     # every registered source is listed, with whether the file turns it on
     assert "  network (section cameras): on, cameras checked directly" in result.stdout
     assert "  p4 (section p4): on, Perforce" in result.stdout
+    assert "  analytics (section analytics): on" in result.stdout
     for secret in env.values():
         assert secret not in result.stdout + result.stderr
 

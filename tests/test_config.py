@@ -71,7 +71,12 @@ def test_rt_api_null_means_disabled() -> None:
     assert parse("rt_api: null\n").rt_api is None
 
 
-EXAMPLE_ENV = {**ENV, "VIGIL_API_TOKEN": "token-123456", "GATE1_PASSWORD": "gate-pass"}
+EXAMPLE_ENV = {
+    **ENV,
+    "VIGIL_API_TOKEN": "token-123456",
+    "GATE1_PASSWORD": "gate-pass",
+    "ANALYTICS_DSN": "postgresql://reader:pw@db.example:5432/va",
+}
 
 
 def test_example_file_loads() -> None:
@@ -79,6 +84,9 @@ def test_example_file_loads() -> None:
     assert config.rt_api is not None
     assert config.rt_api.api_key.reveal() == SECRET
     assert config.rt_api.api_key.source == "env RT_API_KEY"
+    (platform,) = config.analytics.platforms
+    assert platform.name == "vap-prod" and platform.dsn.source == "env ANALYTICS_DSN"
+    assert [(s.status, s.after) for s in platform.stuck_after_status] == [("init_startup", 300)]
 
 
 def test_example_file_never_holds_a_literal_secret() -> None:
