@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import aiohttp
 
@@ -90,6 +90,7 @@ class AnalyticsSource(Source):
             password = urlsplit(dsn).password
             if password:
                 register_secret(password)
+                register_secret(unquote(password))  # as the server and the driver see it
             table = ScenarioTable(
                 dsn,
                 p.table,
