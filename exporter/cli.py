@@ -46,6 +46,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     from exporter.service import run_exporter
 
     config = _load_config_or_exit(args.config)
+    if args.shard is not None:
+        import dataclasses
+
+        from exporter.config import ShardConfig
+        from exporter.sharding import parse_shard
+
+        try:
+            shard = parse_shard(args.shard)
+        except ValueError as exc:
+            print(f"vigil: --shard: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        config = dataclasses.replace(
+            config, shard=ShardConfig(index=shard.index, count=shard.count)
+        )
     setup_logging(config.log_level)
     logging.getLogger("vigil").info("vigil %s starting", __version__)
     asyncio.run(run_exporter(config))
@@ -169,6 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run the exporter with a configuration file")
     p.add_argument("-c", "--config", required=True, metavar="FILE", help="path to vigil.yml")
+    p.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="this replica's shard, overriding `shard:` of the file (e.g. a StatefulSet ordinal)",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("check-config", help="validate a configuration file and print a summary")

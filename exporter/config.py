@@ -41,6 +41,7 @@ __all__ = [
     "ConfigError",
     "Duration",
     "Secret",
+    "ShardConfig",
     "_Loader",
     "at_least",
     "between",
@@ -53,6 +54,14 @@ __all__ = [
     "positive",
     "summarize",
 ]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ShardConfig:
+    """This exporter's share of the work when several replicas split it (docs/design.md)."""
+
+    index: Annotated[int, at_least(0)] = 0
+    count: Annotated[int, at_least(1)] = 1
 
 
 class _ConfigBase:
@@ -89,6 +98,8 @@ def _make_config() -> type:
     ]
     # bearer token for the calls that change something; None: the API is read-only
     token = [("api_token", Secret | None, dataclasses.field(default=None))]
+    # None: one shard, all the work here
+    token.append(("shard", ShardConfig | None, dataclasses.field(default=None)))
     return dataclasses.make_dataclass(
         "Config", own + sections + token, bases=(_ConfigBase,), frozen=True, kw_only=True
     )

@@ -43,8 +43,15 @@ PROBE_ERRORS = counter(
     ("source", "check", "reason"),
 )
 
+SHARD_INFO = gauge(
+    "vigil_shard_info",
+    "This exporter's shard: index of count (0 of 1 when the work is not split); always 1.",
+    ("index", "count"),
+)
+
 SELF_FAMILIES = (
     BUILD_INFO,
+    SHARD_INFO,
     SOURCE_UP,
     SOURCE_LAST_SUCCESS,
     CHECK_INTERVAL,

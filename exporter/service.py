@@ -19,11 +19,12 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from exporter.config import Config
+from exporter.config import Config, ConfigError
 from exporter.logs import register_secret
-from exporter.metrics import Metrics
+from exporter.metrics import SHARD_INFO, Metrics
 from exporter.recorder import Recorder
 from exporter.scheduler import Scheduler
+from exporter.sharding import Shard
 from exporter.sources import catalogue, plugins
 from exporter.sources.contract import Source, SourceContext
 from exporter.sources.network.metrics import STATE_FILE_PROBLEMS
@@ -38,6 +39,10 @@ STOP_TIMEOUT = 5.0
 
 def validate(config: Config) -> None:
     """Checks across keys that the loader cannot make alone; raises ConfigError like it."""
+    if config.shard is not None and config.shard.index >= config.shard.count:
+        raise ConfigError(
+            f"index {config.shard.index} is not below count {config.shard.count}", key="shard.index"
+        )
     for plugin in plugins():
         if getattr(config, plugin.section) is not None:
             plugin.validate(config)
@@ -74,6 +79,10 @@ class Composition:
     targets: TargetStore | None
 
 
+def shard_of(config: Config) -> Shard:
+    return Shard() if config.shard is None else Shard(config.shard.index, config.shard.count)
+
+
 def compose(
     config: Config,
     session: aiohttp.ClientSession,
@@ -87,6 +96,15 @@ def compose(
     validate(config)
     metrics = Metrics(catalogue())
     metrics.family(STATE_FILE_PROBLEMS).set([], 0)
+    shard = shard_of(config)
+    metrics.family(SHARD_INFO).set([str(shard.index), str(shard.count)], 1)
+    if shard.sharded and config.cameras is not None and config.api_token is not None:
+        log.warning(
+            "shard %s: cameras registered through the API are kept by the replica that took the "
+            "call; a camera another shard owns is checked only if that shard has it too "
+            "(register on every replica until the shared registration store lands)",
+            shard,
+        )
     recorder = Recorder(metrics, clock)
     scheduler = Scheduler(recorder)
     wanted = [
@@ -105,6 +123,7 @@ def compose(
         targets=targets,
         publish_result=publish_result,
         options=dict(options or {}),
+        shard=shard,
     )
     sources: dict[str, Source] = {}
     for plugin in wanted:

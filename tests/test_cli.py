@@ -69,6 +69,8 @@ def test_check_config_lists_sources_that_are_off(tmp_path):
         ("timezone: Mars/Olympus\n", {}, "timezone"),
         ("cameras:\n  targets:\n    - {id: a, host: 'bad host'}\n", {}, "cameras.targets[0].host"),
         ("frames:\n  evidence:\n    store: s3\n", {}, "frames.evidence.bucket"),
+        ("shard: {index: 2, count: 2}\n", {}, "shard.index"),
+        ("shard: {index: 0, count: 0}\n", {}, "shard.count"),
         (
             "analytics:\n  platforms:\n    - {name: vap, dsn: 'mysql://u:p@h/db'}\n",
             {},
@@ -190,3 +192,10 @@ def test_promtool_check_metrics_finds_no_problem():
     assert result.stdout.strip() == "" and result.stderr.strip() == "", (
         result.stdout + result.stderr
     )
+
+
+def test_run_refuses_a_bad_shard_override(tmp_path):
+    (tmp_path / "vigil.yml").write_text("listen: 127.0.0.1:0\n")
+    result = run_vigil("run", "-c", str(tmp_path / "vigil.yml"), "--shard", "3/2")
+    assert result.returncode == 2
+    assert "--shard" in result.stderr and "index < count" in result.stderr

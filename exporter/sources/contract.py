@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from exporter.catalogue import FamilySpec
 from exporter.recorder import Check, CheckRecorder, Recorder
+from exporter.sharding import Shard
 
 if TYPE_CHECKING:
     import aiohttp
@@ -61,6 +62,8 @@ class SourceContext:
     targets: TargetStore | None  # cameras of the `cameras` section and the registration API
     publish_result: Callable[[dict], None]  # live results (the web layer's /ws/results)
     options: Mapping[str, Any] = field(default_factory=dict)  # test hooks, e.g. p4_factory
+    # which per-camera (per-server, per-platform) work is this exporter's: `shard.owns(key)`
+    shard: Shard = field(default_factory=Shard)
 
     def check_recorder(self, source: str, check: Check) -> CheckRecorder:
         """The recorder of a check the source drives itself."""

@@ -38,6 +38,7 @@ class CameraCommands(Protocol):
     def register(self, target: CameraTarget) -> bool: ...
     def unregister(self, target_id: str) -> bool: ...
     async def probe(self, target_id: str) -> Sequence[ProbeOutcome] | None: ...
+    def owner(self, target_id: str) -> int | None: ...
 
 
 NETWORK_KEY = web.AppKey("network", CameraCommands)
@@ -106,7 +107,16 @@ async def probe(request: web.Request) -> web.Response:
     camera_id = request.query.get("target", "")
     if not camera_id:
         return web.Response(status=400, text="target parameter is missing\n")
-    results = await request.app[NETWORK_KEY].probe(camera_id)
+    network = request.app[NETWORK_KEY]
+    results = await network.probe(camera_id)
+    owner = network.owner(camera_id) if results is None else None
+    if owner is not None:
+        # registered, but another shard checks it: say which, so the caller can ask it
+        return web.Response(
+            status=421,
+            text=f"camera {camera_id} is checked by shard {owner}\n",
+            headers={"X-Vigil-Shard-Owner": str(owner)},
+        )
     if results is None:
         return web.Response(status=404, text="unknown target: only registered cameras are probed\n")
     registry = Registry()

@@ -11,9 +11,14 @@ from exporter.sources.contract import Source, SourceContext, SourcePlugin
 
 
 def build(context: SourceContext, config: Any) -> Source:
+    import dataclasses
+
     from exporter.sources.analytics.source import AnalyticsSource  # asyncpg: on use
 
-    return AnalyticsSource(context.metrics, config.analytics, context.session, context.clock)
+    # a shard watches the platforms it owns (by name)
+    platforms = [p for p in config.analytics.platforms if context.shard.owns(p.name)]
+    analytics = dataclasses.replace(config.analytics, platforms=platforms)
+    return AnalyticsSource(context.metrics, analytics, context.session, context.clock)
 
 
 def validate(config: Any) -> None:

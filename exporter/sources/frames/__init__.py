@@ -47,6 +47,7 @@ def build(context: SourceContext, config: Any) -> Source:
         publish_result=context.publish_result,
         session=context.session,
         clock=context.clock,
+        owns=context.shard.owns,
     )
 
 

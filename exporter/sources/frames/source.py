@@ -119,7 +119,9 @@ class FrameSource(Source):
         publish_result: Callable[[dict], None],
         session: aiohttp.ClientSession,
         clock: Callable[[], float] = time.time,
+        owns: Callable[[str], bool] = lambda camera: True,
     ) -> None:
+        self._owns = owns  # this shard's cameras (frames pushed through Redis: the consumer group)
         self.config = config
         self.store = store
         self.default_interval = default_interval
@@ -229,7 +231,11 @@ class FrameSource(Source):
             await asyncio.sleep(SYNC_EVERY)
 
     def _sync(self, first: bool) -> None:
-        wanted = {t.id: t for t in self.store.all() if t.frame_url and self.interval(t) > 0}
+        wanted = {
+            t.id: t
+            for t in self.store.all()
+            if t.frame_url and self.interval(t) > 0 and self._owns(t.id)
+        }
         for camera, (target, task) in list(self._loops.items()):
             if wanted.get(camera) != target:
                 task.cancel()

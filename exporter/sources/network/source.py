@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from exporter.errors import INTERNAL
 from exporter.metrics import Metrics
 from exporter.recorder import CheckRecorder, Recorder
+from exporter.sharding import Shard
 from exporter.sources.contract import Check, Source, SourceContext
 from exporter.sources.network.config import CamerasConfig
 from exporter.sources.network.errors import REASONS, SOURCE_REASONS, ProbeFailed
@@ -88,8 +89,10 @@ class NetworkSource(Source):
         defaults: Defaults,
         pinger: Pinger | None = None,
         clock: Callable[[], float] = time.monotonic,
+        shard: Shard | None = None,
     ) -> None:
         self.store = store
+        self.shard = shard or Shard()  # only the cameras this shard owns are probed here
         self.defaults = defaults
         self.pinger = pinger or Pinger()
         self.clock = clock
@@ -119,6 +122,7 @@ class NetworkSource(Source):
             context.targets,
             defaults_of(cameras),
             pinger=context.options.get("pinger"),
+            shard=context.shard,
         )
 
     def checks(self) -> list[Check]:
@@ -166,7 +170,7 @@ class NetworkSource(Source):
         if self._store_version == self.store.version:
             return
         self._store_version = self.store.version
-        current = {t.id: t for t in self.store.all()}
+        current = {t.id: t for t in self.store.all() if self.shard.owns(t.id)}
         for gone in set(self._targets) - set(current):
             self._forget(gone)
         now = self.clock()
@@ -314,6 +318,12 @@ class NetworkSource(Source):
     async def probe(self, target_id: str) -> list[ProbeResult] | None:
         """Check one registered camera now (see `probe_now`)."""
         return await self.probe_now(target_id)
+
+    def owner(self, target_id: str) -> int | None:
+        """The shard that checks a registered camera; None for an unknown one."""
+        if self.store.get(target_id) is None:
+            return None
+        return self.shard.owner(target_id)
 
     async def probe_now(self, target_id: str) -> list[ProbeResult] | None:
         """Run every enabled check of one registered target now (joining runs in flight)."""

@@ -10,12 +10,16 @@ from exporter.sources.p4.metrics import FAMILIES
 
 
 def build(context: SourceContext, config: Any) -> Source:
+    import dataclasses
+
     from exporter.sources.p4.source import P4Source
 
+    # a shard measures the servers it owns (by name)
+    servers = [s for s in config.p4.servers if context.shard.owns(s.name)]
     return P4Source(
         context.metrics,
         context.recorder,
-        config.p4,
+        dataclasses.replace(config.p4, servers=servers),
         p4_factory=context.options.get("p4_factory"),
         clock=context.clock,
     )

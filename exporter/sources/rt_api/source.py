@@ -71,6 +71,9 @@ class RtApiSource(Source):
         self.tz = tz
         self.instance = urlsplit(config.url).netloc.rsplit("@", 1)[-1]
         self.clock = context.clock
+        self.shard = (
+            context.shard
+        )  # every shard reads the whole list; each publishes its own cameras
         self._info = metrics.family(CAMERA_INFO)
         self._online = metrics.family(CAMERA_ONLINE)
         self._alive = metrics.family(CAMERA_ALIVE)
@@ -84,6 +87,7 @@ class RtApiSource(Source):
         self.cameras: dict[str, Camera] = {}
         self.archives: dict[str, CameraArchive] = {}
         self._inventory_tried = asyncio.Event()
+        self._inventory_known = False  # a camera list has been read (this shard may own none)
         # inventory, baked archives and health share one bound; per-camera archive fetches another
         api_limiter = asyncio.Semaphore(config.concurrency)
         archive_limiter = asyncio.Semaphore(config.archive_concurrency)
@@ -130,12 +134,13 @@ class RtApiSource(Source):
 
     def status_lines(self) -> list[str]:
         """Cameras known, online, offline and with card problems, as the latest poll left them."""
+        shard = f" (shard {self.shard}: its own cameras)" if self.shard.sharded else ""
         if not self.cameras:
-            return ["RT API: no cameras known yet."]
+            return [f"RT API: no cameras known yet{shard}."]
         online = [c.online for c in self.cameras.values()]
         problems = sum(1 for c in self.cameras.values() if c.card_problem)
         return [
-            f"RT API: {len(self.cameras)} cameras: {online.count(True)} online, "
+            f"RT API{shard}: {len(self.cameras)} cameras: {online.count(True)} online, "
             f"{online.count(False)} offline, {problems} with a memory-card problem."
         ]
 
@@ -191,6 +196,8 @@ class RtApiSource(Source):
                 f"the camera list came back empty after {len(self.cameras)} cameras; "
                 "keeping the previous inventory",
             )
+        if self.shard.sharded:
+            cameras = {uid: c for uid, c in cameras.items() if self.shard.owns(uid)}
         self.publish_inventory(cameras)
         gone = [uid for uid in self.cameras if uid not in cameras]
         if gone:
@@ -198,6 +205,7 @@ class RtApiSource(Source):
             for uid in gone:
                 self.archives.pop(uid, None)
         self.cameras = cameras
+        self._inventory_known = True
         log.debug("inventory: %d cameras, %d gone", len(cameras), len(gone))
 
     def publish_inventory(self, cameras: dict[str, Camera]) -> None:
@@ -243,6 +251,8 @@ class RtApiSource(Source):
                 parse=parse_baked_archives,
             )
             for item in items:
+                if self.shard.sharded and not self._owns_baked(item):
+                    continue
                 status = item.get("status") if isinstance(item, dict) else None
                 name = BAKED_ARCHIVE_STATUSES.get(status) if isinstance(status, int) else None
                 if name is None:
@@ -258,6 +268,14 @@ class RtApiSource(Source):
         self._baked.replace(
             [((name,), counts[name]) for name in BAKED_ARCHIVE_STATUSES.values()], SOURCE
         )
+
+    def _owns_baked(self, item: object) -> bool:
+        """A baked archive is counted by the shard of its camera (shard 0 when it names none), so
+        the sum over shards is the fleet's count."""
+        camera = item.get("camera_uid") if isinstance(item, dict) else None
+        if isinstance(camera, str) and camera:
+            return self.shard.owns(camera)
+        return self.shard.index == 0
 
     # -- archive integrity -----------------------------------------------------------------------
     async def fetch_archive(self, uid: str, now: int) -> CameraArchive:
@@ -293,8 +311,10 @@ class RtApiSource(Source):
         """Fetch every camera's archive tail, analyse the fleet, publish the cameras fetched."""
         if not self._inventory_tried.is_set():
             await self._inventory_tried.wait()
-        if not self.cameras:
+        if not self._inventory_known:
             raise CheckFailed("no_inventory", "no camera inventory to fetch archives for")
+        if not self.cameras:
+            return  # this shard owns no camera
         now = int(self.clock())
         uids = list(self.cameras)
         failures: Counter[str] = Counter()
