@@ -47,6 +47,8 @@ sys.path.insert(0, str(ROOT))
 
 from common import peak_rss_mb, print_table  # noqa: E402
 
+from exporter.simulate.analytics import STATUSES  # noqa: E402
+
 GOAL_POLL_S = 1.0
 GOAL_SPEEDUP = 5.0
 GOAL_TRACKING_MB = 100.0
@@ -58,14 +60,6 @@ STALE_AFTER = 60.0  # frozen scenarios are stale from the third poll on
 LIVE_PERCENT = 90  # active scenarios whose predictions change before every poll
 LIST_LIMIT = 100
 DSN_ENV = "VIGIL_BENCH_DSN"
-STATUSES = (
-    "init_startup",
-    "init_startup_processing",
-    "active",
-    "shutdown_processing",
-    "stopped",
-    "error",
-)
 VARIANTS = {"updated_at": "with_ts.scenarios", "no updated_at": "no_ts.scenarios"}
 
 # 9-18 objects of about 95 characters each, plus the header: 1-2 KB as jsonb text

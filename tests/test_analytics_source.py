@@ -10,16 +10,8 @@ import secrets
 import pytest
 
 from exporter.config import parse_config
+from exporter.simulate.analytics import STATUSES  # the platform's own state machine
 from tests.conftest import eventually, scrape, started_exporter, value
-
-STATUSES = (
-    "init_startup",
-    "init_startup_processing",
-    "active",
-    "shutdown_processing",
-    "stopped",
-    "error",
-)
 
 
 async def make_table(postgres, *, enum: bool = True, updated_at: bool = True) -> str:
