@@ -53,7 +53,15 @@ def open_targets(config: Config, metrics: Metrics) -> TargetStore | None:
     cameras = config.cameras
     if cameras is None:
         return None
-    store = TargetStore(config_targets(cameras), cameras.state_file)
+    if cameras.store is not None:
+        from exporter.shared_targets import RedisTargetStore
+
+        register_secret(cameras.store.reveal())
+        store: TargetStore = RedisTargetStore(
+            config_targets(cameras), cameras.store.reveal(), cameras.store_key
+        )
+    else:
+        store = TargetStore(config_targets(cameras), cameras.state_file)
     try:
         problems = store.load()
     except StateFileError as exc:
@@ -62,7 +70,7 @@ def open_targets(config: Config, metrics: Metrics) -> TargetStore | None:
     for problem in problems:
         log.error("camera state file %s: %s", cameras.state_file, problem)
         metrics.family(STATE_FILE_PROBLEMS).inc([])
-    if cameras.state_file is None and config.api_token is not None:
+    if cameras.state_file is None and cameras.store is None and config.api_token is not None:
         log.warning(
             "cameras.state_file is not set: cameras registered through the API "
             "are forgotten on restart"
@@ -98,11 +106,16 @@ def compose(
     metrics.family(STATE_FILE_PROBLEMS).set([], 0)
     shard = shard_of(config)
     metrics.family(SHARD_INFO).set([str(shard.index), str(shard.count)], 1)
-    if shard.sharded and config.cameras is not None and config.api_token is not None:
+    if (
+        shard.sharded
+        and config.cameras is not None
+        and config.cameras.store is None
+        and config.api_token is not None
+    ):
         log.warning(
             "shard %s: cameras registered through the API are kept by the replica that took the "
-            "call; a camera another shard owns is checked only if that shard has it too "
-            "(register on every replica until the shared registration store lands)",
+            "call; a camera another shard owns is never checked "
+            "(set cameras.store to a Redis URL shared by every replica)",
             shard,
         )
     recorder = Recorder(metrics, clock)
@@ -168,6 +181,7 @@ class Exporter:
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self._started: list[Source] = []
+        self._watcher: asyncio.Task | None = None
         self.port: int | None = None
 
     def source(self, name: str) -> Any:
@@ -199,6 +213,9 @@ class Exporter:
             raise
         self.metrics, self.recorder, self.scheduler = built.metrics, built.recorder, built.scheduler
         self.sources = built.sources
+        watch = getattr(built.targets, "watch", None)
+        if watch is not None:  # a store shared with other replicas: follow their changes
+            self._watcher = asyncio.create_task(watch(), name="shared-camera-store")
         token = cfg.api_token.reveal() if cfg.api_token else ""
         register_secret(token)
         app = build_app(self.metrics, self.recorder, self.sources, api_token=token, hub=self.hub)
@@ -218,6 +235,10 @@ class Exporter:
         log.info("listening on %s (metrics at %s/metrics)", cfg.listen, self.url)
 
     async def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.wait([self._watcher], timeout=2)  # a Redis client may hang on close
+            self._watcher = None
         await self.scheduler.stop(STOP_TIMEOUT)  # first: scheduled checks use the sources' clients
         for source in reversed(self._started):
             try:

@@ -19,7 +19,7 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from decimal import Decimal
 from pathlib import Path
@@ -407,6 +407,8 @@ class TargetStore:
         self._lock = threading.RLock()
         self._version = 0
         self._loaded = state_file is None
+        # called after a change made elsewhere (another replica, through a shared store)
+        self.listeners: list[Callable[[], None]] = []
 
     @property
     def version(self) -> int:

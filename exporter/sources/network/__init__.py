@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from exporter.configkit import ConfigError
 from exporter.sources.contract import Source, SourceContext, SourcePlugin
 from exporter.sources.network.config import CamerasConfig
 from exporter.sources.network.metrics import FAMILIES
@@ -21,6 +22,15 @@ def validate(config: Any) -> None:
 
     if config.cameras is not None:
         config_targets(config.cameras)
+        if config.cameras.store is not None and config.cameras.state_file is not None:
+            raise ConfigError(
+                "give either state_file (one exporter) or store (shared by shards), not both",
+                key="cameras.store",
+            )
+        if config.cameras.store is not None and not config.cameras.store.reveal().startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ConfigError("must be a redis:// URL", key="cameras.store")
 
 
 PLUGIN = SourcePlugin(

@@ -34,4 +34,7 @@ class CamerasConfig:
     timeout: Annotated[Duration, positive] = 2.0
     concurrency: Annotated[int, at_least(1)] = 256
     state_file: str | None = None  # cameras registered through the API survive restarts here
+    # or, for several shards: redis://[:password@]host:port/db, shared by every replica
+    store: Secret | None = None
+    store_key: str = "vigil:cameras"
     targets: list[CameraTargetConfig] = dataclasses.field(default_factory=list)

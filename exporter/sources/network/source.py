@@ -116,7 +116,7 @@ class NetworkSource(Source):
     @classmethod
     def from_context(cls, context: SourceContext, cameras: CamerasConfig) -> NetworkSource:
         assert context.targets is not None, "the service opens the target store for `cameras`"
-        return cls(
+        source = cls(
             context.metrics,
             context.recorder,
             context.targets,
@@ -124,6 +124,8 @@ class NetworkSource(Source):
             pinger=context.options.get("pinger"),
             shard=context.shard,
         )
+        context.targets.listeners.append(source.notify)  # registrations made on other replicas
+        return source
 
     def checks(self) -> list[Check]:
         return [Check(check, getattr(self.defaults, check), reasons=REASONS) for check in CHECKS]
