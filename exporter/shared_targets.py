@@ -82,7 +82,8 @@ class RedisTargetStore(TargetStore):
         return problems
 
     def refresh(self) -> bool:
-        """Reload the hash; True (and the listeners called) when something changed."""
+        """Reload the hash (blocking: run it in an executor); True when something changed. The
+        caller tells the listeners, on the event loop's thread."""
         problems: list[str] = []
         loaded = self._fetch(problems)
         with self._lock:
@@ -90,8 +91,6 @@ class RedisTargetStore(TargetStore):
                 return False
             self._api = loaded
             self._version += 1
-        for listener in self.listeners:
-            listener()
         return True
 
     def put(self, target: CameraTarget) -> bool:
@@ -135,7 +134,7 @@ class RedisTargetStore(TargetStore):
             try:
                 async with client.pubsub() as pubsub:
                     await pubsub.subscribe(self.channel)
-                    await loop.run_in_executor(None, self.refresh)  # what changed meanwhile
+                    await self._refresh_and_tell(loop)  # what changed meanwhile
                     while True:
                         message = await pubsub.get_message(
                             ignore_subscribe_messages=True, timeout=RESYNC
@@ -146,7 +145,7 @@ class RedisTargetStore(TargetStore):
                                 ignore_subscribe_messages=True, timeout=0.05
                             ):
                                 pass
-                        await loop.run_in_executor(None, self.refresh)
+                        await self._refresh_and_tell(loop)
             except (RedisError, OSError, StateFileError) as exc:
                 log.warning(
                     "shared camera store %s: watching failed (%s); retrying",
@@ -157,6 +156,11 @@ class RedisTargetStore(TargetStore):
             finally:
                 with contextlib.suppress(Exception):
                     await client.aclose()
+
+    async def _refresh_and_tell(self, loop: asyncio.AbstractEventLoop) -> None:
+        if await loop.run_in_executor(None, self.refresh):
+            for listener in self.listeners:
+                listener()  # here, on the loop's thread: listeners wake asyncio tasks
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
