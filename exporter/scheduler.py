@@ -8,7 +8,7 @@ import contextlib
 import logging
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from exporter.errors import INTERNAL, CheckFailed, TargetFailed
 from exporter.recorder import CheckRecorder, CheckStatus, Recorder
@@ -27,7 +27,6 @@ class _Job:
     check: Check
     task: asyncio.Task | None = None
     current: asyncio.Future | None = None
-    done: list[bool] = field(default_factory=list)
 
 
 class Scheduler:

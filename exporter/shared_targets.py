@@ -97,10 +97,7 @@ class RedisTargetStore(TargetStore):
         checked = target_from_json(target.stored(), origin="api")
         with self._lock:
             self._check_loaded()
-            if checked.id in self._config:
-                raise TargetError(
-                    f"id: {checked.id!r} is defined in the config file; edit it there"
-                )
+            self._refuse_config_id(checked.id)
             try:
                 data = json.dumps(checked.stored(), ensure_ascii=False)
                 created = self._redis.hset(self._key, checked.id, data) == 1
@@ -114,8 +111,7 @@ class RedisTargetStore(TargetStore):
     def delete(self, id: str) -> bool:
         with self._lock:
             self._check_loaded()
-            if id in self._config:
-                raise TargetError(f"id: {id!r} is defined in the config file; edit it there")
+            self._refuse_config_id(id)
             try:
                 deleted = self._redis.hdel(self._key, id) == 1
                 self._redis.publish(self.channel, id)

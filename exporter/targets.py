@@ -456,6 +456,11 @@ class TargetStore:
             self._loaded = True
             return problems
 
+    def _refuse_config_id(self, id: str) -> None:
+        """Cameras of the config file are changed there, never through the API (TargetError)."""
+        if id in self._config:
+            raise TargetError(f"id: {id!r} is defined in the config file; edit it there")
+
     def _check_loaded(self) -> None:
         if not self._loaded:
             # saving now would write a file without the targets already in it
@@ -612,10 +617,7 @@ class TargetStore:
         checked = target_from_json(target.stored(), origin="api")
         with self._lock:
             self._check_loaded()
-            if checked.id in self._config:
-                raise TargetError(
-                    f"id: {checked.id!r} is defined in the config file; edit it there"
-                )
+            self._refuse_config_id(checked.id)
             created = checked.id not in self._api
             if not created and self._api[checked.id] == checked:
                 return False
@@ -630,8 +632,7 @@ class TargetStore:
         """Remove an API target; False if unknown. TargetError for config targets."""
         with self._lock:
             self._check_loaded()
-            if id in self._config:
-                raise TargetError(f"id: {id!r} is defined in the config file; edit it there")
+            self._refuse_config_id(id)
             if id not in self._api:
                 return False
             new = {k: v for k, v in self._api.items() if k != id}
