@@ -53,8 +53,8 @@ def stuck_limits(config: PlatformConfig, statuses: tuple[str, ...]) -> dict[str,
 class Platform:
     config: PlatformConfig
     table: ScenarioTable
+    predictions: PredictionWatch
     states: StateClock = field(default_factory=StateClock)
-    predictions: PredictionWatch = field(default_factory=PredictionWatch)
     time_in_state: str | None = None  # "updated_at" or "observed", once known
     total: int = 0
     stuck: list[tuple[str, str, float]] = field(default_factory=list)
@@ -98,7 +98,8 @@ class AnalyticsSource(Source):
                 connect_timeout=p.connect_timeout,
                 platform=p.name,
             )
-            self.platforms[p.name] = Platform(p, table)
+            watch = PredictionWatch(p.predictions_stale_after, p.interval)
+            self.platforms[p.name] = Platform(p, table, watch)
 
     def checks(self) -> list[Check]:
         checks = []
@@ -125,12 +126,13 @@ class AnalyticsSource(Source):
     async def poll(self, name: str) -> None:
         platform = self.platforms[name]
         cfg = platform.config
+        now = self._clock()
         schema, figures = await platform.table.poll(
             active=cfg.active_status,
             limits=partial(stuck_limits, cfg),
             list_limit=cfg.list_limit,
+            choose=partial(platform.predictions.observe, active=cfg.active_status, now=now),
         )
-        now = self._clock()
         limits = stuck_limits(cfg, schema.statuses)
         if schema.has_updated_at:
             platform.states = StateClock()  # not needed: the database knows
@@ -141,10 +143,8 @@ class AnalyticsSource(Source):
             oldest = platform.states.oldest(now)
             stuck, stuck_ids = platform.states.stuck(limits, now, cfg.list_limit)
             platform.time_in_state = "observed"
-        platform.predictions.update(figures.tracked, cfg.active_status, now)
-        stale_count, stale_ids = platform.predictions.stale(
-            cfg.predictions_stale_after, now, cfg.list_limit
-        )
+        platform.predictions.record(figures.hashes)
+        stale_count, stale_ids = platform.predictions.stale(now, cfg.list_limit)
         platform.total = sum(figures.counts.values())
         platform.stuck, platform.stale = stuck_ids, stale_ids
         platform.stuck_count, platform.stale_count = sum(stuck.values()), stale_count
