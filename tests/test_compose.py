@@ -1,5 +1,5 @@
-"""docker-compose.yml: valid, one exporter per profile, kafka_exporter in the analytics profile, every
-file it mounts exists and is accepted.
+"""docker-compose.yml: valid, one exporter per profile, kafka_exporter in the analytics profile, the
+sharded `scale` profile, every file it mounts exists and is accepted.
 
 No Docker engine runs here, so the stack itself is not started; what can go wrong in the file is
 checked with docker-compose's own validation and with the tools that read each mounted file.
@@ -55,9 +55,97 @@ def test_each_profile_runs_exactly_one_exporter_that_prometheus_scrapes():
         ]
         assert len(exporters) == 1, (profile, exporters)
     assert "simulator" in SERVICES and SERVICES["simulator"]["profiles"] == ["demo"]
-    # the stack around the exporter runs in both profiles
-    for name in ("prometheus", "alertmanager", "grafana", "reporter"):
+    # one machine's Prometheus runs with either exporter; the scale profile has its own store
+    assert SERVICES["prometheus"]["profiles"] == ["live", "demo"]
+    # the stack around the exporter runs in every profile
+    for name in ("alertmanager", "grafana", "reporter"):
         assert "profiles" not in SERVICES[name], name
+
+
+def rendered(*profiles: str, **env: str) -> dict:
+    """The services as docker-compose resolves them for these profiles and environment."""
+    args = [require_binary("docker-compose")]
+    for profile in profiles:
+        args += ["--profile", profile]
+    result = subprocess.run(
+        [*args, "config"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**{k: v for k, v in os.environ.items() if k != "VIGIL_QUERY_URL"}, **env},
+    )
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)["services"]
+
+
+def test_the_scale_profile_shards_the_exporter_behind_agents_and_victoria_metrics(tmp_path):
+    shards = {n: svc for n, svc in SERVICES.items() if n.startswith("vigil-shard-")}
+    assert sorted(shards) == ["vigil-shard-0", "vigil-shard-1"]
+    for index, (_, service) in enumerate(sorted(shards.items())):
+        assert service["profiles"] == ["scale"]
+        # the operator's one config; the shard comes from the command line
+        assert service["command"] == ["run", "-c", "/etc/vigil/vigil.yml", "--shard", f"{index}/2"]
+        assert ("./vigil.yml", "/etc/vigil/vigil.yml") in bind_mounts(service)
+    # each shard has its own agent, scraping only that shard and writing to VictoriaMetrics
+    promtool = require_binary("promtool")
+    for index in range(2):
+        agent = SERVICES[f"prometheus-agent-{index}"]
+        assert agent["profiles"] == ["scale"] and "--enable-feature=agent" in agent["command"]
+        [(source, _)] = [m for m in bind_mounts(agent) if m[1] == "/etc/prometheus/agent.yml"]
+        config = yaml.safe_load((ROOT / source).read_text())
+        [job] = config["scrape_configs"]
+        assert job["static_configs"] == [{"targets": [f"vigil-shard-{index}:9830"]}]
+        assert config["remote_write"] == [{"url": "http://victoriametrics:8428/api/v1/write"}]
+        result = subprocess.run(
+            [promtool, "check", "config", "--agent", str(ROOT / source)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+    # pinned images, the same VictoriaMetrics release the tests run (Debian's victoria-metrics)
+    for name in ("victoriametrics", "vmalert", "redis"):
+        tag = SERVICES[name]["image"].rsplit(":", 1)[1]
+        assert SERVICES[name]["profiles"] == ["scale"] and re.fullmatch(r"v?\d+\.\d+\.\d+.*", tag)
+    # vmalert evaluates the project's rules on the global view and alerts through Alertmanager
+    vmalert = SERVICES["vmalert"]["command"]
+    [rule] = [a.split("=", 1)[1] for a in vmalert if a.startswith("-rule=")]
+    mounted = {t: s for s, t in bind_mounts(SERVICES["vmalert"])}
+    rules = sorted((ROOT / mounted[str(Path(rule).parent)]).glob(Path(rule).name))
+    assert rules
+    assert "-notifier.url=http://alertmanager:9093" in vmalert
+    result = subprocess.run(
+        [require_binary("vmalert"), "-dryRun", *[f"-rule={path}" for path in rules]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Grafana and the reporter read what VIGIL_QUERY_URL names: Prometheus unless told otherwise
+    for services, url in (
+        (rendered("live"), "http://prometheus:9090"),
+        (
+            rendered("scale", VIGIL_QUERY_URL="http://victoriametrics:8428"),
+            "http://victoriametrics:8428",
+        ),
+    ):
+        assert services["grafana"]["environment"]["VIGIL_QUERY_URL"] == url
+        assert f"--prometheus={url}" in services["reporter"]["command"]
+    # nothing in the profile scrapes an exporter that is not there
+    active = {n for n, svc in SERVICES.items() if "scale" in svc.get("profiles", ["scale"])}
+    assert active == {
+        "vigil-shard-0",
+        "vigil-shard-1",
+        "redis",
+        "prometheus-agent-0",
+        "prometheus-agent-1",
+        "victoriametrics",
+        "vmalert",
+        "alertmanager",
+        "grafana",
+        "reporter",
+    }
 
 
 def test_kafka_exporter_runs_in_the_analytics_profile_and_prometheus_finds_it():
@@ -139,7 +227,9 @@ def test_grafana_provisions_the_project_dashboards_with_anonymous_viewers():
     datasources = yaml.safe_load(
         (ROOT / mounted["/etc/grafana/provisioning/datasources/vigil.yml"]).read_text()
     )
-    assert datasources["datasources"][0]["url"] == "http://prometheus:9090"
+    # Grafana expands $VIGIL_QUERY_URL, which docker-compose.yml sets (Prometheus by default)
+    assert datasources["datasources"][0]["url"] == "$VIGIL_QUERY_URL"
+    assert env["VIGIL_QUERY_URL"] == "${VIGIL_QUERY_URL:-http://prometheus:9090}"
 
 
 def test_the_demo_exporter_config_is_valid():
@@ -166,5 +256,6 @@ def test_the_reporter_service_command_is_accepted_by_vigil_report():
     assert command[0] == "schedule"
     _, schedule = build_parsers()
     args = schedule.parse_args(command[1:])
+    args = schedule.parse_args(rendered("live")["reporter"]["command"][1:])
     assert args.prometheus == "http://prometheus:9090" and args.out_dir == "/reports"
     make_options(args)  # the time zone and URL are valid

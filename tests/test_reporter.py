@@ -8,6 +8,7 @@ openpyxl and opened by LibreOffice.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -860,3 +861,69 @@ def test_progress_bar_on_a_terminal_and_log_lines_otherwise(prom, tmp_path):
     assert "%|" not in piped.stderr
     assert re.search(r"INFO vigil.report: querying Prometheus: (\d+)/\1 queries", piped.stderr)
     assert re.search(r"INFO vigil.report: writing workbook: (\d+)/\1 rows", piped.stderr)
+
+
+def sharded_import(path, instance_of) -> bytes:
+    """An OpenMetrics history file as VictoriaMetrics' Prometheus-text import takes it: every
+    per-camera sample under the instance of the shard that owns the camera, times in ms."""
+    camera = re.compile(r'camera="((?:[^"\\]|\\.)*)"')
+    instance = re.compile(r'instance="((?:[^"\\]|\\.)*)"')
+    out = []
+    for line in path.read_text().splitlines():
+        if not line or line.startswith("#"):
+            continue
+        series, value, moment = line.rsplit(" ", 2)
+        if found := camera.search(series):
+            owner = instance_of(found.group(1))
+            series = instance.sub(lambda m, o=owner: f'instance="{o}-{m.group(1)}"', series)
+        out.append(f"{series} {value} {int(float(moment) * 1000)}")
+    return ("\n".join(out) + "\n").encode()
+
+
+def test_victoria_metrics_with_two_shards_writes_the_same_workbook_as_one_prometheus(
+    history, workbook_en, tmp_path
+):
+    """The global view of a sharded estate (docs/scaling.md): the same history, each camera's
+    series written by the shard that owns it into VictoriaMetrics, gives the same workbook."""
+    import urllib.parse
+    import urllib.request
+
+    from exporter.sharding import Shard
+    from tests.victoria import victoria_metrics
+
+    cameras, _ = history
+    shards = Shard(0, 2)
+    with victoria_metrics(tmp_path) as vm:
+        (tmp_path / "history").mkdir()
+        for path in h.build_openmetrics(cameras, tmp_path / "history"):
+            body = sharded_import(path, lambda uid: f"shard-{shards.owner(uid)}")
+            request = urllib.request.Request(f"{vm}/api/v1/import/prometheus", data=body)
+            with urllib.request.urlopen(request, timeout=60) as resp:
+                assert resp.status == 204
+        with urllib.request.urlopen(f"{vm}/internal/force_flush", timeout=60):
+            pass
+        # both shards' series are there, every camera under exactly one shard
+        query = urllib.parse.quote("count by (instance) (vigil_camera_online)")
+        with urllib.request.urlopen(
+            f"{vm}/api/v1/query?query={query}&time={h.LIVE_LATEST}", timeout=60
+        ) as resp:
+            per_shard = json.load(resp)["data"]["result"]
+        assert len(per_shard) == 2
+        output = tmp_path / "report.xlsx"
+        result = run_report(*report_args(vm, output))
+        assert result.returncode == 0, result.stderr
+    a, b = openpyxl.load_workbook(workbook_en), openpyxl.load_workbook(output)
+    assert a.sheetnames == b.sheetnames
+
+    def cells(sheet, url):  # the source's URL is the one thing that may differ
+        return [
+            (c.coordinate, c.value.replace(url, "URL") if isinstance(c.value, str) else c.value)
+            for r in sheet.iter_rows()
+            for c in r
+        ]
+
+    prom_url = re.search(r"http://127\.0\.0\.1:\d+", str(rows(a["TLDR"]))).group(0)
+    for name in a.sheetnames:
+        cells_a, cells_b = cells(a[name], prom_url), cells(b[name], vm)
+        differ = [(x, y) for x, y in zip(cells_a, cells_b, strict=False) if x != y]
+        assert len(cells_a) == len(cells_b) and not differ, (name, differ[:10])
