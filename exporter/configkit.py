@@ -35,8 +35,10 @@ __all__ = [
     "Secret",
     "at_least",
     "between",
+    "duration_between",
     "format_duration",
     "http_url",
+    "interval_range",
     "listen_address",
     "one_of",
     "parse_duration",
@@ -44,6 +46,7 @@ __all__ = [
     "positive",
     "split_listen",
     "summarize",
+    "timeout_range",
     "timezone_name",
 ]
 
@@ -108,6 +111,9 @@ _DURATION = _DurationMarker()
 
 # A float number of seconds, written in YAML with units: 500ms, 30s, 10m, 6h, 1d, 1h30m.
 Duration = Annotated[float, _DURATION]
+# Every duration: 0, or from the finest step kept (1 ms) to ten years; keys narrow it further.
+SHORTEST_DURATION = 0.001
+LONGEST_DURATION = 3650 * 86400.0
 
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1, "ms": Decimal("0.001")}
 _DURATION_RE = re.compile(
@@ -169,6 +175,25 @@ def between(low: float, high: float) -> Callable[[Any], Any]:
         return value
 
     return check
+
+
+def duration_between(low: float, high: float, *, off: bool = False) -> Callable[[Any], Any]:
+    """A duration from `low` to `high` (and 0 = off when `off`), said in durations."""
+    span = f"between {format_duration(low)} and {format_duration(high)}"
+    if off:
+        span += ", or 0s (off)"
+
+    def check(value: Any) -> Any:
+        if not (low <= value <= high or (off and value == 0)):
+            raise ValueError(f"must be {span} (got {format_duration(value)})")
+        return value
+
+    return check
+
+
+# what every interval and timeout key uses unless it says otherwise
+interval_range = duration_between(1.0, 30 * 86400.0)  # a check runs at most once a second
+timeout_range = duration_between(0.01, 86400.0)
 
 
 def positive(value: Any) -> Any:
@@ -349,9 +374,14 @@ class _Loader:
             if tag not in ("str", "int", "float"):
                 self._wrong_type(node, t, key)
             try:
-                return parse_duration(node.value)
+                seconds = parse_duration(node.value)
             except ValueError as e:
                 self.fail(key, node, str(e))
+            if seconds > LONGEST_DURATION:
+                self.fail(key, node, f"{node.value!r} is longer than ten years (3650d)")
+            if 0 < seconds < SHORTEST_DURATION:
+                self.fail(key, node, f"{node.value!r} is shorter than 1ms, the finest step")
+            return seconds
         accepted = {str: ("str",), int: ("int",), float: ("int", "float"), bool: ("bool",)}
         if base not in accepted:
             raise TypeError(f"unsupported config type {base!r} at {key}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import json
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -17,9 +16,11 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from exporter import safejson
 from exporter.errors import CheckFailed
 
 BACKOFF_BASE = 0.5
+DEFAULT_MAX_BODY = 32 * 2**20  # a real page of 1,000 cameras is about 1.5 MB
 BACKOFF_CAP = 30.0
 RETRY_AFTER_CAP = 120.0
 
@@ -65,7 +66,9 @@ class JsonClient:
         limiter: asyncio.Semaphore | None = None,
         on_error: Callable[[str], None] = lambda reason: None,
         backoff_base: float = BACKOFF_BASE,
+        max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
+        self._max_body = max_body
         self._session = session
         self._base = base_url.rstrip("/")
         self._headers = dict(headers or {})
@@ -120,8 +123,8 @@ class JsonClient:
                 ) as resp,
             ):
                 status = resp.status
-                body = await resp.read()
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+                body = await self._read_bounded(resp, what)
         except TimeoutError:
             message = f"{what}: no answer within {self._timeout.total:g}s"
             raise _AttemptFailed("timeout", message) from None
@@ -140,11 +143,27 @@ class JsonClient:
         if not body.strip():
             raise _AttemptFailed("bad_payload", f"{what}: empty body")
         try:
-            return json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            start = body.lstrip()[:1]
-            kind = "an HTML page" if start == b"<" else "invalid JSON"
-            raise _AttemptFailed("bad_payload", f"{what}: {kind} instead of JSON") from None
+            # upstream JSON as it comes (a repeated key keeps the last, as every client does)
+            return safejson.loads(body, max_bytes=self._max_body, strict_keys=False)
+        except safejson.JSONError as exc:
+            if body.lstrip()[:1] == b"<":
+                raise _AttemptFailed(
+                    "bad_payload", f"{what}: an HTML page instead of JSON"
+                ) from None
+            raise _AttemptFailed("bad_payload", f"{what}: {exc}") from None
+
+    async def _read_bounded(self, resp: aiohttp.ClientResponse, what: str) -> bytes:
+        """The body, refused as soon as it is over the limit: a runaway answer is never held."""
+        limit = self._max_body
+        too_big = f"{what}: an answer over {limit / 2**20:g} MiB, refused (max_answer_mb)"
+        if resp.content_length is not None and resp.content_length > limit:
+            raise _AttemptFailed("bad_payload", too_big)
+        body = bytearray()
+        async for chunk in resp.content.iter_chunked(1 << 16):
+            body += chunk
+            if len(body) > limit:
+                raise _AttemptFailed("bad_payload", too_big)
+        return bytes(body)
 
 
 class _AttemptFailed(Exception):

@@ -20,6 +20,7 @@ import redis
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from exporter import safejson
 from exporter.targets import (
     CameraTarget,
     StateFileError,
@@ -28,6 +29,8 @@ from exporter.targets import (
     redact_url,
     target_from_json,
 )
+
+REGISTRATION_MAX_BYTES = 1 << 20  # one camera: id, host, a frame URL
 
 log = logging.getLogger("vigil.targets")
 
@@ -61,8 +64,10 @@ class RedisTargetStore(TargetStore):
         for field, value in sorted(raw.items()):
             name = field.decode("utf-8", "replace")
             try:
-                target = target_from_json(json.loads(value), origin="api")
-            except (TargetError, ValueError, UnicodeDecodeError) as exc:
+                target = target_from_json(
+                    safejson.loads(value, max_bytes=REGISTRATION_MAX_BYTES), origin="api"
+                )
+            except (TargetError, safejson.JSONError) as exc:
                 problems.append(f"{self._key}[{name}]: skipped: {exc}")
                 continue
             if target.id in self._config:

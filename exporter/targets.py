@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from exporter import safejson
 from exporter.configkit import ConfigError, format_duration, parse_duration
 
 log = logging.getLogger("vigil.targets")
@@ -34,6 +35,7 @@ ORIGINS = ("config", "api")
 INTERVAL_FIELDS = ("icmp", "tcp", "frame")
 FIELDS = ("id", "host", "port", "icmp", "tcp", "frame", "frame_url", "rtsp_options")
 MIN_INTERVAL = 1.0
+STATE_MAX_BYTES = 256 * 2**20  # about a million registrations
 MAX_INTERVAL = 86_400.0
 MAX_URL_LEN = 2048
 FRAME_URL_SCHEMES = ("http", "https", "rtsp", "rtsps")
@@ -488,9 +490,9 @@ class TargetStore:
 
         shape_error = None
         try:
-            doc = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            shape_error = f"not valid JSON ({exc})"
+            doc = safejson.loads(data, max_bytes=STATE_MAX_BYTES)
+        except safejson.JSONError as exc:
+            shape_error = f"not acceptable JSON: {exc}"
         else:
             if not isinstance(doc, dict):
                 shape_error = "wrong shape: expected an object with 'version' and 'cameras'"

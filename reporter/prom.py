@@ -17,6 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 import numpy as np
 
+from exporter import safejson
+
 log = logging.getLogger("vigil.report")
 
 RETRIES = 2  # connection errors and 502/503/504 are tried again, after 0.5 s and 1 s
@@ -228,8 +230,8 @@ class Prometheus:
             if parsed is not None:
                 return parsed
         try:
-            payload = json.loads(body)
-        except ValueError:
+            payload = safejson.loads(body, max_bytes=len(body), strict_keys=False)
+        except safejson.JSONError:
             payload = None
         if not isinstance(payload, dict) or "status" not in payload:
             message = (

@@ -115,7 +115,7 @@ rt_api:
   url: http://localhost:8080/api/
   api_key: ${RT_API_KEY}
   inventory_interval: 1h30m
-  baked_archives_interval: 500ms
+  baked_archives_interval: 1m30s
   timeout: 2s
   max_retries: 0
   page_size: 1000
@@ -130,7 +130,7 @@ rt_api:
         url="http://localhost:8080/api",
         api_key=Secret(SECRET),
         inventory_interval=5400,
-        baked_archives_interval=0.5,
+        baked_archives_interval=90,
         timeout=2,
         max_retries=0,
         page_size=1000,
@@ -228,7 +228,7 @@ RT = "rt_api:\n  api_key: ${RT_API_KEY}\n"
         (RT + "  inventory_interval: 10x\n", "rt_api.inventory_interval", 3, "bad duration '10x'"),
         (RT + "  timeout: 10\n", "rt_api.timeout", 3, "use a unit, e.g. 30s"),
         (RT + "  timeout: -5s\n", "rt_api.timeout", 3, "bad duration '-5s'"),
-        (RT + "  timeout: 0s\n", "rt_api.timeout", 3, "greater than 0"),
+        (RT + "  timeout: 0s\n", "rt_api.timeout", 3, "between 10ms and 1d"),
         (RT + "  max_retries: -1\n", "rt_api.max_retries", 3, "at least 0"),
         (RT + "  page_size: 1001\n", "rt_api.page_size", 3, "between 1 and 1000"),
         (RT + "  page_size: 0\n", "rt_api.page_size", 3, "between 1 and 1000"),
@@ -533,3 +533,42 @@ def test_generic_loader_errors(text: str, key: str, line: int, fragment: str) ->
         _load_schema(text, _Fleet)
     assert (info.value.key, info.value.line) == (key, line)
     assert fragment in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "key", "message"),
+    [
+        # a check that would run thousands of times a second
+        (
+            "rt_api:\n  inventory_interval: 0.0000001ms",
+            "rt_api.inventory_interval",
+            "shorter than 1ms",
+        ),
+        ("rt_api:\n  inventory_interval: 500ms", "rt_api.inventory_interval", "between 1s and 30d"),
+        (
+            "rt_api:\n  archive_interval: 99999999999999999999999d",
+            "rt_api.archive_interval",
+            "ten years",
+        ),
+        ("rt_api:\n  timeout: 1ms", "rt_api.timeout", "between 10ms and 1d"),
+        ("cameras:\n  icmp: 1ms", "cameras.icmp", "between 1s and 1d, or 0s (off)"),
+        ("cameras:\n  tcp: 2d", "cameras.tcp", "between 1s and 1d, or 0s (off)"),
+        (
+            "p4:\n  servers:\n    - {name: a, p4port: 'x:1666', p4user: u, stream_mask: '//d/*',"
+            " interval: 0s}",
+            "p4.servers[0].interval",
+            "between 1s and 30d",
+        ),
+    ],
+)
+def test_absurd_durations_are_refused_naming_the_key_and_the_range(yaml_text, key, message):
+    text = yaml_text.replace("rt_api:\n", f'rt_api:\n  url: http://x/\n  api_key: "{SECRET}"\n', 1)
+    with pytest.raises(ConfigError) as info:
+        parse(text)
+    assert info.value.key == key
+    assert message in str(info.value)
+
+
+def test_zero_turns_a_probe_off_and_one_second_is_the_shortest_interval():
+    config = parse("cameras:\n  icmp: 0s\n  tcp: 1s\n")
+    assert (config.cameras.icmp, config.cameras.tcp) == (0.0, 1.0)

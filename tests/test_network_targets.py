@@ -505,8 +505,12 @@ GARBAGE = b'{"version": 1, "cameras": [{"id": "a", "host'
     ("content", "reason"),
     [
         (GARBAGE, "not valid JSON"),
-        (b"\xff\xfe\x00garbage", "not valid JSON"),
+        (b"\xff\xfe\x00garbage", "not UTF-8"),
         (b"", "not valid JSON"),
+        # what crashed the start with a traceback, every restart
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"version": 1, "cameras": [], "n": ' + b"9" * 5000 + b"}", "a number longer than"),
+        (b'{"version": 1, "cameras": [], "cameras": []}', "duplicate key 'cameras'"),
         (b'[{"id": "a", "host": "h"}]', "wrong shape: expected an object"),
         (b'{"cameras": []}', "wrong shape: unsupported version None"),
         (b'{"version": 2, "cameras": []}', "wrong shape: unsupported version 2"),

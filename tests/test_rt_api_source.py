@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 
@@ -104,6 +105,8 @@ FAULTS = [
     ({"fault": "malformed", "kind": "empty"}, "bad_payload"),
     ({"fault": "malformed", "kind": "wrong_types"}, "bad_payload"),
     ({"fault": "malformed", "kind": "wrong_types", "variant": "fields"}, "bad_payload"),
+    ({"fault": "malformed", "kind": "deep"}, "bad_payload"),
+    ({"fault": "malformed", "kind": "huge_number"}, "bad_payload"),
 ]
 
 
@@ -298,3 +301,20 @@ async def test_landing_page_links_and_check_table(sim, http):
     truth = sim.truth()
     assert f"{truth['total']} cameras: {truth['online']} online, {truth['offline']} offline" in page
     assert API_KEY not in page
+
+
+async def test_an_answer_over_max_answer_mb_is_refused_and_counted_not_held(sim, http, caplog):
+    caplog.set_level(logging.WARNING)
+    async with running_exporter(sim.api_url, timeout="2s", max_answer_mb="1") as exporter:
+        await settled(exporter)
+        before = await scrape(http, exporter.url)
+        sim.faults.set("malformed", kind="oversized")
+        errors = exporter.metrics["vigil_probe_errors_total"]
+        start = errors.get(["rt_api", "inventory", "bad_payload"])
+        await eventually(
+            lambda: errors.get(["rt_api", "inventory", "bad_payload"]) > start, timeout=15
+        )
+        during = await scrape(http, exporter.url)
+        assert during["vigil_camera_info"] == before["vigil_camera_info"]  # last good kept
+        assert "an answer over 1 MiB, refused (max_answer_mb)" in caplog.text
+        sim.faults.clear()

@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 FAULT_NAMES = ("slow", "http_5xx", "rate_limited", "malformed")
-MALFORMED_KINDS = ("truncated", "html", "empty", "wrong_types")
+MALFORMED_KINDS = ("truncated", "html", "empty", "wrong_types", "deep", "huge_number", "oversized")
 WRONG_TYPES_VARIANTS = ("container", "fields")
 MAX_PER_PAGE = 1000
 DEFAULT_PER_PAGE = 100
@@ -101,7 +101,9 @@ class Faults:
 
         slow: ``delay`` seconds (default 1). http_5xx: ``status`` 500-599 (default 503).
         rate_limited: ``retry_after`` seconds (default 1). malformed: ``kind`` one of
-        truncated, html, empty, wrong_types (required); wrong_types takes ``variant``
+        truncated, html, empty, wrong_types, deep (100,000 nested arrays), huge_number (a
+        5,000-digit integer in the answer), oversized (the answer padded to 2 MiB and more)
+        (required); wrong_types takes ``variant``
         "container" (default: cameras is a string, total_pages "x") or "fields" (records
         whose fields have the wrong types). Raises ValueError on anything else.
         """
@@ -338,6 +340,13 @@ def _malformed(params: dict[str, Any], path: str, resp: web.Response) -> web.Res
     if kind == "truncated":
         # a JSON object cut anywhere before its end is never valid JSON
         return web.Response(body=raw[: max(1, len(raw) // 2)], content_type="application/json")
+    if kind == "deep":
+        return web.Response(body=b"[" * 100_000 + b"]" * 100_000, content_type="application/json")
+    if kind in ("huge_number", "oversized") and raw.startswith(b"{"):
+        extra = b"9" * 5000 if kind == "huge_number" else b'"' + b"x" * (2 << 20) + b'"'
+        return web.Response(
+            body=b'{"padding": ' + extra + b", " + raw[1:], content_type="application/json"
+        )
     try:
         body = json.loads(raw)
     except ValueError:

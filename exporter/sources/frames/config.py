@@ -5,7 +5,16 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated
 
-from exporter.configkit import Duration, Secret, at_least, between, http_url, one_of, positive
+from exporter.configkit import (
+    Duration,
+    Secret,
+    at_least,
+    between,
+    http_url,
+    one_of,
+    positive,
+    timeout_range,
+)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -61,7 +70,7 @@ class RedisFramesConfig:
 class FramesConfig:
     """Frame quality: cameras with a frame_url (section `cameras`) and frames from Redis."""
 
-    timeout: Annotated[Duration, positive] = 10.0
+    timeout: Annotated[Duration, timeout_range] = 10.0
     workers: Annotated[int, between(1, 64)] = 2  # analysis processes
     thresholds: FrameThresholdsConfig = dataclasses.field(default_factory=FrameThresholdsConfig)
     overrides: list[FrameOverrideConfig] = dataclasses.field(default_factory=list)

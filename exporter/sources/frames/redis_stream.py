@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import math
 import random
@@ -43,7 +42,10 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, ResponseError
 
+from exporter import safejson
 from exporter.sources.frames.redact import redact_url
+
+META_MAX_BYTES = 1 << 20  # a frame entry's meta: camera, time, a few fields
 
 log = logging.getLogger("vigil.frames.redis")
 
@@ -87,9 +89,9 @@ def _parse_entry(entry_id: str, fields: dict[bytes, bytes] | None) -> Frame:
     if meta_raw is None:
         raise _Malformed("no_meta", "no 'meta' field")
     try:
-        meta = json.loads(meta_raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise _Malformed("bad_meta", f"'meta' is not JSON ({exc})") from None
+        meta = safejson.loads(meta_raw, max_bytes=META_MAX_BYTES)
+    except safejson.JSONError as exc:
+        raise _Malformed("bad_meta", f"'meta' is not acceptable JSON: {exc}") from None
     if not isinstance(meta, dict):
         raise _Malformed("bad_meta", "'meta' is not a JSON object")
     camera = meta.get("camera")

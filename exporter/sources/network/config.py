@@ -5,7 +5,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated
 
-from exporter.configkit import Duration, Secret, at_least, between, positive
+from exporter.configkit import Duration, Secret, at_least, between, duration_between, timeout_range
+from exporter.targets import MAX_INTERVAL, MIN_INTERVAL
+
+# how often a camera is probed: the bounds a registration through the API has too, 0s = off
+PROBE_INTERVAL = duration_between(MIN_INTERVAL, MAX_INTERVAL, off=True)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -15,9 +19,9 @@ class CameraTargetConfig:
     id: str
     host: str
     port: Annotated[int, between(1, 65535)] | None = None
-    icmp: Annotated[Duration, at_least(0)] | None = None  # 0s turns the check off
-    tcp: Annotated[Duration, at_least(0)] | None = None
-    frame: Annotated[Duration, at_least(0)] | None = None
+    icmp: Annotated[Duration, PROBE_INTERVAL] | None = None  # 0s turns the check off
+    tcp: Annotated[Duration, PROBE_INTERVAL] | None = None
+    frame: Annotated[Duration, PROBE_INTERVAL] | None = None
     frame_url: Secret | None = None  # may carry a password: ${ENV} or frame_url_file
     rtsp_options: bool | None = None
 
@@ -26,12 +30,12 @@ class CameraTargetConfig:
 class CamerasConfig:
     """Cameras checked directly: defaults first, then the targets; more arrive through the API."""
 
-    icmp: Annotated[Duration, at_least(0)] = 30.0
-    tcp: Annotated[Duration, at_least(0)] = 30.0
-    frame: Annotated[Duration, at_least(0)] = 60.0
+    icmp: Annotated[Duration, PROBE_INTERVAL] = 30.0
+    tcp: Annotated[Duration, PROBE_INTERVAL] = 30.0
+    frame: Annotated[Duration, PROBE_INTERVAL] = 60.0
     port: Annotated[int, between(1, 65535)] = 554
     rtsp_options: bool = False
-    timeout: Annotated[Duration, positive] = 2.0
+    timeout: Annotated[Duration, timeout_range] = 2.0
     concurrency: Annotated[int, at_least(1)] = 256
     state_file: str | None = None  # cameras registered through the API survive restarts here
     # or, for several shards: redis://[:password@]host:port/db, shared by every replica

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated
 
-from exporter.configkit import Duration, positive
+from exporter.configkit import Duration, interval_range, timeout_range
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -19,8 +19,8 @@ class P4ServerConfig:
     charset: str | None = None
     ticket_file: str | None = None  # P4TICKETS file `vigil p4-login` writes and the checks use
     password_env: str | None = None  # name of the environment variable holding the password
-    interval: Annotated[Duration, positive] = 6 * 3600.0
-    timeout: Annotated[Duration, positive] = 300.0
+    interval: Annotated[Duration, interval_range] = 6 * 3600.0
+    timeout: Annotated[Duration, timeout_range] = 300.0
     include_virtual: bool = False
     exclude_lazy: bool = False  # p4 sizes -z: leave lazy copies out
 

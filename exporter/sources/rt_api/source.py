@@ -102,6 +102,7 @@ class RtApiSource(Source):
                 max_retries=config.max_retries,
                 limiter=archive_limiter if check == "archive" else api_limiter,
                 on_error=self._error_counter(check),
+                max_body=config.max_answer_mb * 2**20,
                 **extra,
             )
 
