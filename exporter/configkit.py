@@ -114,6 +114,7 @@ Duration = Annotated[float, _DURATION]
 # Every duration: 0, or from the finest step kept (1 ms) to ten years; keys narrow it further.
 SHORTEST_DURATION = 0.001
 LONGEST_DURATION = 3650 * 86400.0
+LARGEST_INT = 10**15  # no count, size or port in a config comes near; keys narrow it further
 
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1, "ms": Decimal("0.001")}
 _DURATION_RE = re.compile(
@@ -387,7 +388,13 @@ class _Loader:
             raise TypeError(f"unsupported config type {base!r} at {key}")
         if tag not in accepted[base]:
             self._wrong_type(node, t, key)
-        return base(self.constructor.construct_object(node))
+        try:
+            value = base(self.constructor.construct_object(node))
+        except ValueError:  # an integer of thousands of digits
+            self.fail(key, node, "a number far too long")
+        if base is int and abs(value) > LARGEST_INT:
+            self.fail(key, node, f"out of range (at most {LARGEST_INT:,})")
+        return value
 
     def _entries(self, node: MappingNode, key: str) -> dict[str, tuple[Node, Node]]:
         seen: set[str] = set()
@@ -501,6 +508,8 @@ def parse_yaml(
         raise ConfigError(f"YAML syntax error: {detail}", line=line, source=source_name) from None
     except yaml.YAMLError as e:
         raise ConfigError(f"YAML error: {type(e).__name__}", source=source_name) from None
+    except RecursionError:
+        raise ConfigError("YAML nested too deeply", source=source_name) from None
     if node is None or node.tag == _TAG + "null":  # empty file, or just "---"
         return root()
     loader = _Loader(

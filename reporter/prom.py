@@ -7,7 +7,6 @@ the failing query, and never carries the HTTP library's exception text (which ma
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import ssl
@@ -57,8 +56,14 @@ def parse_matrix(body: bytes) -> list[Series] | None:
     for i, head in enumerate(heads):
         end = heads[i + 1].start() if i + 1 < len(heads) else len(body)
         points = _POINT.findall(body, head.end() - 1, end)
-        pairs = np.array(points, dtype=np.bytes_).reshape(-1, 2).astype(np.float64)
-        out.append(Series(json.loads(head.group(1)), pairs[:, 0], pairs[:, 1]))
+        try:
+            pairs = np.array(points, dtype=np.bytes_).reshape(-1, 2).astype(np.float64)
+            labels = safejson.loads(head.group(1), max_bytes=len(body), strict_keys=False)
+        except (ValueError, TypeError):  # the JSON path reads it, or says what is wrong
+            return None
+        if not isinstance(labels, dict):
+            return None
+        out.append(Series(labels, pairs[:, 0], pairs[:, 1]))
     return out
 
 

@@ -572,3 +572,17 @@ def test_absurd_durations_are_refused_naming_the_key_and_the_range(yaml_text, ke
 def test_zero_turns_a_probe_off_and_one_second_is_the_shortest_interval():
     config = parse("cameras:\n  icmp: 0s\n  tcp: 1s\n")
     assert (config.cameras.icmp, config.cameras.tcp) == (0.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: " + "[" * 100_000 + "]" * 100_000, "YAML nested too deeply"),
+        ("rt_api:\n  api_key: k\n  page_size: " + "9" * 5000, "a number far too long"),
+        ("rt_api:\n  api_key: k\n  max_retries: " + "9" * 40, "out of range"),
+    ],
+)
+def test_hostile_yaml_is_a_config_error_not_a_traceback(text, message):
+    with pytest.raises(ConfigError) as info:
+        parse(text)
+    assert message in str(info.value)
