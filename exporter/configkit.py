@@ -215,9 +215,15 @@ def one_of(*choices: str) -> Callable[[str], str]:
 
 
 def http_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"must be an http(s) URL like https://host/path (got {value!r})")
+    try:
+        parts = urlsplit(value)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        ok = False
+    if not ok:
+        # the value is not quoted: a URL may carry a password (https://user:secret@host)
+        raise ValueError("must be an http(s) URL like https://host/path")
     return value.rstrip("/")
 
 

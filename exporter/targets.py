@@ -57,53 +57,56 @@ class StateFileError(Exception):
 
 # --- redaction --------------------------------------------------------------------------------
 
-_SECRET_WORDS = frozenset(
+# Query and path parameters known to carry no secret: their values are shown. Every other value is
+# replaced (`passwort`, `psw`, `sessionid`, `sid`, ... are as secret as `password`), so a secret under
+# a name nobody thought of is never shown.
+HARMLESS_PARAMS = frozenset(
     {
-        "password",
-        "passwd",
-        "pass",
-        "pwd",
-        "token",
-        "key",
-        "apikey",
-        "auth",
-        "sig",
-        "signature",
-        "secret",
-        "credential",
-        "credentials",
-        "pw",
-        "loginpas",  # Foscam-style CGI: ?loginuse=admin&loginpas=...
+        # what a stream or snapshot is: channel, stream, size, quality, codec
+        "channel", "chn", "ch", "channelid", "subtype", "stream", "streamtype", "streamid",
+        "substream", "profile", "profiletoken", "res", "resolution", "width", "height", "w", "h",
+        "size", "fps", "framerate", "quality", "compression", "codec", "video", "videocodec",
+        "audio", "format", "type", "mode", "rotate", "mirror", "flip", "camera", "cam", "id",
+        "index", "name", "snap", "snapshot", "tcp", "transport", "rtsp_transport", "unicast",
+        "multicast", "transportmode", "proto", "protocol", "port", "bitrate", "gop", "encode",
+        "view", "layout",
+        # who, not how: user names are shown, passwords never
+        "user", "usr", "username", "loginuse",
+        # pre-signed URLs: everything but the signature and credential
+        "x-amz-algorithm", "x-amz-date", "x-amz-expires", "x-amz-signedheaders",
     }
-)
-# A query parameter whose name contains one of these anywhere is a secret too (accesstoken, authkey).
-_SECRET_PARTS = ("password", "passwd", "token", "secret", "signature", "apikey", "auth")
-_CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+)  # fmt: skip
+_PARAM_SEPARATORS = re.compile(r"([&;])")
 
 
-def _secret_param(name: str) -> bool:
-    """True if a query parameter name looks like it carries a secret (token, api_key, X-Amz-Signature)."""
-    words = re.split(r"[^a-z0-9]+", _CAMEL_RE.sub("_", unquote(name)).lower())
-    if any(word in _SECRET_WORDS for word in words):
-        return True
-    flat = "".join(words)
-    return any(part in flat for part in _SECRET_PARTS)
+def _harmless_param(name: str) -> bool:
+    return unquote(name).strip().lower() in HARMLESS_PARAMS
 
 
-def _redact_query(query: str) -> str:
-    pieces = []
-    for piece in query.split("&"):
-        name, sep, _ = piece.partition("=")
-        pieces.append(f"{name}={REDACTED}" if sep and _secret_param(name) else piece)
-    return "&".join(pieces)
+def _redact_params(text: str) -> str:
+    """`a=1&b=2;c=3` with every value not known to be harmless replaced, separators kept."""
+    pieces = _PARAM_SEPARATORS.split(text)
+    for i in range(0, len(pieces), 2):
+        name, sep, _ = pieces[i].partition("=")
+        if sep and not _harmless_param(name):
+            pieces[i] = f"{name}={REDACTED}"
+    return "".join(pieces)
+
+
+def _redact_path(path: str) -> str:
+    """Path parameters (`/stream;user=a;password=b`) redacted like a query."""
+    if ";" not in path:
+        return path
+    head, _, params = path.partition(";")
+    return f"{head};{_redact_params(params)}"
 
 
 def redact_url(url: str) -> str:
     """The URL with its credentials replaced by ``***``; safe to log or show. Never raises.
 
-    ``rtsp://user:pass@cam/x`` -> ``rtsp://***@cam/x``; values of query parameters whose names look
-    secret (password, token, key, auth, sig, ...) become ``***``. A URL without secrets comes back
-    unchanged. Anything that cannot be split reliably (not a string, unparsable, an ``@`` outside the
+    ``rtsp://user:pass@cam/x`` -> ``rtsp://***@cam/x``; the value of every query or path parameter
+    (``&`` or ``;`` separated) not known to be harmless (`HARMLESS_PARAMS`: channel, stream, size, user
+    name, ...) becomes ``***``. A URL without such values comes back unchanged. Anything that cannot be split reliably (not a string, unparsable, an ``@`` outside the
     user:password part, which usually means an unencoded ``/``, ``?`` or ``#`` in a password) gives
     ``***``.
     """
@@ -116,10 +119,11 @@ def redact_url(url: str) -> str:
             return REDACTED
         if "@" in netloc:
             netloc = f"{REDACTED}@{netloc.rpartition('@')[2]}"
-        query = _redact_query(parts.query) if parts.query else parts.query
-        if netloc == parts.netloc and query == parts.query:
+        query = _redact_params(parts.query) if parts.query else parts.query
+        path = _redact_path(parts.path)
+        if netloc == parts.netloc and query == parts.query and path == parts.path:
             return url
-        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+        return urlunsplit((parts.scheme, netloc, path, query, parts.fragment))
     except Exception:
         return REDACTED
 
@@ -129,9 +133,10 @@ def _has_placeholder(parts: Any) -> bool:
     userinfo = parts.netloc.rpartition("@")[0]
     if REDACTED in userinfo:
         return True
-    for piece in parts.query.split("&"):
-        name, sep, value = piece.partition("=")
-        if sep and unquote(value) == REDACTED and _secret_param(name):
+    params = _PARAM_SEPARATORS.split(parts.query)[::2] + parts.path.split(";")[1:]
+    for piece in params:
+        _, sep, value = piece.partition("=")
+        if sep and unquote(value) == REDACTED:
             return True
     return False
 

@@ -586,3 +586,11 @@ def test_hostile_yaml_is_a_config_error_not_a_traceback(text, message):
     with pytest.raises(ConfigError) as info:
         parse(text)
     assert message in str(info.value)
+
+
+def test_a_bad_url_error_never_echoes_a_password_written_in_it():
+    text = 'rt_api:\n  api_key: k\n  url: "ftp://admin:hunter2-secret@vms.example/api"\n'
+    with pytest.raises(ConfigError) as info:
+        parse(text)
+    assert info.value.key == "rt_api.url"
+    assert "hunter2" not in str(info.value)
