@@ -24,6 +24,8 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from exporter import __version__
+
 log = logging.getLogger("vigil.report")
 
 EXIT_FAILED = 1
@@ -132,6 +134,7 @@ def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         "`vigil-report schedule --help` runs it on a schedule.",
     )
     _common(once)
+    once.add_argument("--version", action="version", version=f"vigil-report {__version__}")
     once.add_argument(
         "-o",
         "--output",
@@ -394,10 +397,10 @@ def cron_trigger(expression: str, tz: ZoneInfo):
     fields = expression.split()
     try:
         if len(fields) == 5:
-            return CronTrigger.from_crontab(expression, timezone=tz)
-        if len(fields) == 6:
+            trigger = CronTrigger.from_crontab(expression, timezone=tz)
+        elif len(fields) == 6:
             second, minute, hour, day, month, day_of_week = fields
-            return CronTrigger(
+            trigger = CronTrigger(
                 second=second,
                 minute=minute,
                 hour=hour,
@@ -406,9 +409,13 @@ def cron_trigger(expression: str, tz: ZoneInfo):
                 day_of_week=day_of_week,
                 timezone=tz,
             )
+        else:
+            raise UsageError(f"--cron {expression!r}: expected 5 fields (or 6 with seconds first)")
     except ValueError as exc:
         raise UsageError(f"--cron {expression!r}: {exc}") from None
-    raise UsageError(f"--cron {expression!r}: expected 5 fields (or 6 with seconds first)")
+    if trigger.get_next_fire_time(None, datetime.now(tz)) is None:  # e.g. 31 February
+        raise UsageError(f"--cron {expression!r} never fires: no such date")
+    return trigger
 
 
 class ScheduledReports:

@@ -7,16 +7,20 @@ columns, not styles per cell: Excel and LibreOffice colour a 900,000-row sheet f
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import re
 import tempfile
 import threading
+import zipfile
 from collections.abc import Callable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import xlsxwriter
+import xlsxwriter.exceptions
 
 from reporter.data import INFO_FIELDS, ReportData
 from reporter.figures import BANDS, Figures, top
@@ -561,6 +565,29 @@ def _nanmean(values: np.ndarray) -> float:
     return float(finite.mean()) if len(finite) else float("nan")
 
 
+def close_workbook(wb: xlsxwriter.Workbook) -> None:
+    """Write the workbook's zip; a full disk or a read-only directory is a plain OSError (the
+    caller's clean "cannot write" and exit 1), not xlsxwriter's own exception, and the half-written
+    zip is closed here rather than complaining later from its finaliser."""
+    try:
+        wb.close()
+    except xlsxwriter.exceptions.FileCreateError as exc:
+        failure: BaseException | None = exc
+        while failure is not None:  # the zip is a local of the frame that met the disk error
+            tb = failure.__traceback__
+            while tb is not None:
+                for value in list(tb.tb_frame.f_locals.values()):
+                    if isinstance(value, zipfile.ZipFile):
+                        with contextlib.suppress(OSError):
+                            value.close()
+                tb = tb.tb_next
+            failure = failure.__context__
+        cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else None
+        if cause is not None:
+            raise OSError(cause.errno, cause.strerror, cause.filename) from None
+        raise OSError(errno.EIO, str(exc)) from None
+
+
 def write_workbook(
     path: str,
     data: ReportData,
@@ -603,6 +630,6 @@ def write_workbook(
                 if handle is not None:
                     handle.close()
             raise
-        writer.wb.close()
+        close_workbook(writer.wb)
     if progress:
         progress(writer.rows_total, writer.rows_total)

@@ -927,3 +927,64 @@ def test_victoria_metrics_with_two_shards_writes_the_same_workbook_as_one_promet
         cells_a, cells_b = cells(a[name], prom_url), cells(b[name], vm)
         differ = [(x, y) for x, y in zip(cells_a, cells_b, strict=False) if x != y]
         assert len(cells_a) == len(cells_b) and not differ, (name, differ[:10])
+
+
+def test_a_disk_that_fills_up_exits_1_with_a_clear_message(prom, tmp_path):
+    """No space for the workbook (a file size limit makes the writes fail, as a full disk
+    does): exit 1, one line saying so, no traceback, nothing left behind."""
+    import resource
+
+    def small_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    out = tmp_path / "out"
+    out.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "reporter", *report_args(prom.url, out / "report.xlsx")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=small_files,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "cannot write" in result.stderr and "no report written" in result.stderr
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
+    assert_nothing_left(out)
+
+
+async def test_a_disk_full_while_zipping_is_a_plain_os_error_and_nothing_complains_later(
+    prom, tmp_path, monkeypatch
+):
+    """The workbook's zip is written last; a full disk there is xlsxwriter's FileCreateError,
+    turned into the OSError the command line reports, and the half-written zip is closed."""
+    import errno
+    import gc
+    import zipfile
+
+    from reporter.data import fetch_report
+    from reporter.figures import compute
+    from reporter.period import report_days
+    from reporter.prom import Prometheus
+    from reporter.workbook import write_workbook
+
+    days = report_days(h.AS_OF, h.TZ, h.DAYS)
+    async with Prometheus(prom.url) as client:
+        data = await fetch_report(client, days, h.AS_OF)
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", full)
+    monkeypatch.setattr(zipfile.ZipFile, "write", full)
+    complaints = []
+    monkeypatch.setattr(sys, "unraisablehook", complaints.append)
+    with pytest.raises(OSError) as info:
+        write_workbook(
+            str(tmp_path / "r.xlsx"), data, compute(data), lang="en", tz=h.TZ, source="x"
+        )
+    assert type(info.value) is OSError and info.value.errno == errno.ENOSPC
+    del info
+    gc.collect()
+    assert complaints == []

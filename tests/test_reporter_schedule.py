@@ -149,6 +149,7 @@ def test_prune_deletes_only_the_oldest_files_named_like_reports(tmp_path):
     [
         ("61 * * * *", "--cron '61 * * * *'"),
         ("every day", "expected 5 fields"),
+        ("0 7 31 2 *", "never fires"),  # 31 February: it would wait forever
     ],
 )
 def test_a_bad_schedule_exits_2(cron, message, tmp_path):
@@ -179,3 +180,8 @@ def test_schedule_needs_an_existing_directory(tmp_path):
     assert result.returncode == 2
     assert f"directory {missing} does not exist" in result.stderr
     assert not Path(missing).exists()
+
+
+def test_version():
+    result = run_report("--version")
+    assert result.returncode == 0 and result.stdout.startswith("vigil-report ")
