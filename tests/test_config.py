@@ -594,3 +594,19 @@ def test_a_bad_url_error_never_echoes_a_password_written_in_it():
         parse(text)
     assert info.value.key == "rt_api.url"
     assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.parametrize("mask", ["*role*", "role", "//", "//depot", "/depot/*"])
+def test_a_stream_mask_without_its_depot_is_refused_naming_the_form_to_use(mask):
+    text = (
+        f"p4:\n  servers:\n    - {{name: a, p4port: 'x:1666', p4user: u, stream_mask: '{mask}'}}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        parse(text)
+    assert info.value.key == "p4.servers[0].stream_mask"
+    assert "//DEPOT/NAME, e.g. //depot/" in str(info.value)
+
+
+def test_a_stream_path_pattern_is_accepted():
+    text = "p4:\n  servers:\n    - {name: a, p4port: 'x:1666', p4user: u, stream_mask: '//depot/*role*'}\n"
+    assert parse(text).p4.servers[0].stream_mask == "//depot/*role*"
