@@ -7,6 +7,8 @@ Each source declares its families in `exporter/sources/<name>/metrics.py`;
 
 from __future__ import annotations
 
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
+
 from exporter import __version__
 from exporter.catalogue import FamilySpec, counter, gauge, histogram
 from exporter.exposition import Family, Histogram, Registry
@@ -65,6 +67,9 @@ class Metrics:
 
     def __init__(self, families: tuple[FamilySpec, ...] = SELF_FAMILIES) -> None:
         self.registry = Registry()
+        # process_* (CPU, resident memory, open and max fds, start time), as every exporter has
+        self._process = CollectorRegistry(auto_describe=False)
+        ProcessCollector(registry=self._process)
         for spec in families:
             if spec.endpoint == "metrics":
                 self.registry.add(spec)
@@ -85,4 +90,4 @@ class Metrics:
         return family
 
     def render(self) -> bytes:
-        return self.registry.render()
+        return self.registry.render() + generate_latest(self._process)

@@ -19,9 +19,10 @@ from tests.conftest import API_KEY, START, FakeClock, simulator, started_exporte
 GOLDEN = Path(__file__).parent / "golden" / "metrics.txt"
 NOW = START + 120 * 86400 + 12 * 3600 + 17  # 120 days into the simulated fleet's life
 
-# figures measured with a stopwatch, not computed from the simulated world
+# figures measured with a stopwatch or read from the process, not computed from the simulated world
 TIMED = re.compile(
-    r"^(vigil_probe_duration_seconds_(?:bucket|sum)|vigil_p4_refresh_duration_seconds)(\{.*\})? .*$"
+    r"^(vigil_probe_duration_seconds_(?:bucket|sum)|vigil_p4_refresh_duration_seconds"
+    r"|process_[a-z_]+)(\{.*\})? .*$"
 )
 
 
