@@ -14,6 +14,7 @@ advances its last success and keeps `vigil_source_up` for its source and instanc
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -30,6 +31,8 @@ from exporter.metrics import (
 )
 
 LAST_SUCCESS_RESOLUTION = 1.0  # seconds: /metrics' last success lags the real one by less
+
+log = logging.getLogger("vigil.checks")
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class CheckRecorder:
         self._failing: set[str] = set()
         self._key = f"{status.source}/{status.check}"  # its series' partition
         self._published = -math.inf  # the last success last written to /metrics
+        self._down_since = 0.0  # when the current run of failures began
 
     def started(self) -> None:
         self.status.running = True
@@ -120,6 +124,11 @@ class CheckRecorder:
             st.last_duration = duration
             self._recorder.duration.observe([st.source, st.check], duration)
         changed = st.last_ok is not ok
+        if changed and not ok:
+            self._down_since = self._recorder.clock()
+        elif changed and st.last_ok is False:  # its failures were logged as warnings: say so
+            down = self._recorder.clock() - self._down_since
+            log.info("%s/%s recovered after %.0fs failing", st.source, st.check, down)
         st.last_ok = ok
         if ok:
             st.last_success = now = self._recorder.clock()

@@ -318,3 +318,17 @@ async def test_an_answer_over_max_answer_mb_is_refused_and_counted_not_held(sim,
         assert during["vigil_camera_info"] == before["vigil_camera_info"]  # last good kept
         assert "an answer over 1 MiB, refused (max_answer_mb)" in caplog.text
         sim.faults.clear()
+
+
+async def test_a_check_that_recovers_says_so_in_the_log(sim, http, caplog):
+    caplog.set_level(logging.INFO, logger="vigil.checks")
+    async with running_exporter(sim.api_url, timeout="1s", max_retries="0") as exporter:
+        await settled(exporter)
+        up = exporter.metrics["vigil_source_up"]
+        instance = exporter.source("rt_api").instance
+        sim.faults.set("http_5xx")
+        await eventually(lambda: up.get(["rt_api", instance]) == 0, timeout=15)
+        assert "recovered" not in caplog.text
+        sim.faults.clear()
+        await eventually(lambda: up.get(["rt_api", instance]) == 1, timeout=15)
+        await eventually(lambda: "rt_api/inventory recovered after" in caplog.text, timeout=15)
