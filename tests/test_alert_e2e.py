@@ -72,7 +72,15 @@ async def test_offline_camera_is_alerted_inhibited_while_the_api_is_down_and_res
             running_alertmanager(tmp_path, am_config) as am,
         ):
             prom_config = {
-                "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                "global": {
+                    "scrape_interval": "1s",
+                    "evaluation_interval": "1s",
+                    # the base URLs that make the annotations' links absolute
+                    "external_labels": {
+                        "vigil_docs_url": "https://docs.example/vigil/",
+                        "vigil_grafana_url": "https://grafana.example",
+                    },
+                },
                 "rule_files": [str(p) for p in write_rule_copies(tmp_path / "rules")],
                 "alerting": {
                     "alertmanagers": [
@@ -113,10 +121,14 @@ async def test_offline_camera_is_alerted_inhibited_while_the_api_is_down_and_res
                 assert labels["source"] == "rt_api"
                 notes = firing["annotations"]
                 assert notes["summary"] == rule["annotations"]["summary"]
-                assert notes["runbook_url"] == rule["annotations"]["runbook_url"]
+                assert notes["runbook_url"] == (
+                    "https://docs.example/vigil/docs/runbook.md#cameraoffline"
+                )
                 for text in (victim["name"], uid, victim["address"], datacenter):
                     assert text in notes["description"], (text, notes["description"])
-                assert notes["dashboard_url"].endswith(f"var-camera={uid}")
+                assert notes["dashboard_url"] == (
+                    f"https://grafana.example/d/vigil-camera/camera?var-camera={uid}"
+                )
                 assert notification.receiver == RECEIVER_BY_SEVERITY[severity]
                 assert notification.body["groupLabels"] == {
                     "alertname": "CameraOffline",

@@ -53,7 +53,16 @@ def test_every_alert_follows_the_conventions_and_has_a_unit_test():
                 assert "{{" not in notes["summary"], f"{name}: summary must be static"
                 assert "{{" in notes["description"], f"{name}: description must be templated"
                 anchor = notes["runbook_url"].split("#", 1)[1]
-                assert notes["runbook_url"].startswith("docs/runbook.md#")
+                # absolute when Prometheus has the base URLs as external labels (docs/design.md)
+                docs, grafana = (
+                    "{{ $externalLabels.vigil_docs_url }}",
+                    "{{ $externalLabels.vigil_grafana_url }}",
+                )
+                assert notes["runbook_url"].startswith(docs + "docs/runbook.md#"), name
                 assert anchor in anchors, f"{name}: no section {anchor} in docs/runbook.md"
-                assert notes["dashboard_url"]
+                assert notes["dashboard_url"].startswith(grafana + "/d/"), name
+                if "evidence_url" in notes:
+                    assert notes["evidence_url"].startswith(
+                        '{{ or $externalLabels.vigil_exporter_url (print "http://" $labels.instance) }}'
+                    ), name
                 assert name in tested, f"{name} has no promtool unit test"
