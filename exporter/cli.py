@@ -21,9 +21,35 @@ def _load_config_or_exit(path: str):
     try:
         config = load_config(path)
         validate(config)
-        return config
     except ConfigError as exc:
         print(f"vigil: invalid configuration: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+    web_file = config.web_config_file
+    if web_file is not None and not os.path.isabs(os.path.expanduser(web_file)):
+        # like the *_file keys: relative to vigil.yml
+        import dataclasses
+
+        base = os.path.dirname(os.path.abspath(path))
+        config = dataclasses.replace(config, web_config_file=os.path.join(base, web_file))
+    return config
+
+
+def _with_web_config(config, flag: str | None):
+    """The config with `--web.config.file` (relative to the working directory) in force, the web
+    config file checked; exit 2 naming the file, line and key when it is not usable."""
+    import dataclasses
+
+    from exporter.config import ConfigError
+    from exporter.webconfig import load_web_config
+
+    if flag is not None:
+        config = dataclasses.replace(config, web_config_file=os.path.abspath(flag))
+    if config.web_config_file is None:
+        return config, None
+    try:
+        return config, load_web_config(config.web_config_file)
+    except ConfigError as exc:
+        print(f"vigil: invalid web configuration: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_CONFIG) from None
 
 
@@ -32,12 +58,19 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from exporter.sources import plugins
 
     config = _load_config_or_exit(args.config)
+    config, web = _with_web_config(config, args.web_config_file)
     print(f"{args.config}: OK")
     print("sources:")
     for plugin in plugins():
         state = "on" if getattr(config, plugin.section) is not None else "off"
         print(f"  {plugin.name} (section {plugin.section}): {state}, {plugin.doc}")
     print(summarize(config))
+    if web is None:
+        print("web: no web config file: plain HTTP, no basic auth (see --web.config.file)")
+    else:
+        print(f"web: {config.web_config_file}: OK")
+        for line in web.describe():
+            print(f"  {line}")
     return 0
 
 
@@ -46,6 +79,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from exporter.service import run_exporter
 
     config = _load_config_or_exit(args.config)
+    config, _ = _with_web_config(config, args.web_config_file)
     if args.shard is not None:
         import dataclasses
 
@@ -173,6 +207,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
 
 
+def _web_config_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        metavar="FILE",
+        help="TLS and basic auth in the exporter-toolkit's web-config.yml format, "
+        "overriding `web_config_file:` of the configuration",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vigil",
@@ -183,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run the exporter with a configuration file")
     p.add_argument("-c", "--config", required=True, metavar="FILE", help="path to vigil.yml")
+    _web_config_flag(p)
     p.add_argument(
         "--shard",
         metavar="I/N",
@@ -190,8 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("check-config", help="validate a configuration file and print a summary")
+    p = sub.add_parser(
+        "check-config",
+        help="validate a configuration file (and its web config file) and print a summary",
+    )
     p.add_argument("-c", "--config", required=True, metavar="FILE", help="path to vigil.yml")
+    _web_config_flag(p)
     p.set_defaults(func=cmd_check_config)
 
     p = sub.add_parser(

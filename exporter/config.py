@@ -100,6 +100,8 @@ def _make_config() -> type:
     token = [("api_token", Secret | None, dataclasses.field(default=None))]
     # None: one shard, all the work here
     token.append(("shard", ShardConfig | None, dataclasses.field(default=None)))
+    # the exporter-toolkit's web config (TLS, basic auth); None: plain HTTP, no web auth
+    token.append(("web_config_file", str | None, dataclasses.field(default=None)))
     return dataclasses.make_dataclass(
         "Config", own + sections + token, bases=(_ConfigBase,), frozen=True, kw_only=True
     )

@@ -31,10 +31,14 @@ from exporter.sources.network.metrics import STATE_FILE_PROBLEMS
 from exporter.targets import StateFileError, TargetStore, config_targets
 from exporter.web import build_app
 from exporter.web.results_hub import ResultsHub
+from exporter.webconfig import WebSecurity
 
 log = logging.getLogger("vigil")
 
 STOP_TIMEOUT = 5.0
+# after a stop, requests in flight may finish for this long, then they are cancelled; WebSocket
+# clients get as long for the close handshake; a connection still open at STOP_TIMEOUT is cut
+HTTP_GRACE = 2.0
 
 
 def validate(config: Config) -> None:
@@ -177,7 +181,8 @@ class Exporter:
         self.recorder = Recorder(self.metrics, clock)
         self.scheduler = Scheduler(self.recorder)
         self.sources: dict[str, Source] = {}
-        self.hub = ResultsHub()
+        self.hub = ResultsHub(shutdown_timeout=HTTP_GRACE)
+        self.security: WebSecurity | None = None
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self._started: list[Source] = []
@@ -195,10 +200,15 @@ class Exporter:
             host = "127.0.0.1"
         elif ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.security is not None and self.security.tls else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     async def start(self) -> None:
         cfg = self.config
+        token = cfg.api_token.reveal() if cfg.api_token else ""
+        register_secret(token)
+        # the web config first: a bad one stops the start before anything runs (ConfigError)
+        self.security = WebSecurity(cfg.web_config_file, api_token=token)
         self._session = client_session(cfg)
         try:
             built = compose(
@@ -216,12 +226,19 @@ class Exporter:
         watch = getattr(built.targets, "watch", None)
         if watch is not None:  # a store shared with other replicas: follow their changes
             self._watcher = asyncio.create_task(watch(), name="shared-camera-store")
-        token = cfg.api_token.reveal() if cfg.api_token else ""
-        register_secret(token)
-        app = build_app(self.metrics, self.recorder, self.sources, api_token=token, hub=self.hub)
-        self._runner = web.AppRunner(app, access_log=logging.getLogger("aiohttp.access"))
+        app = build_app(
+            self.metrics, self.recorder, self.sources, security=self.security, hub=self.hub
+        )
+        self._runner = web.AppRunner(
+            app, access_log=logging.getLogger("aiohttp.access"), shutdown_timeout=HTTP_GRACE
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, cfg.listen_host or None, cfg.listen_port)
+        site = web.TCPSite(
+            self._runner,
+            cfg.listen_host or None,
+            cfg.listen_port,
+            ssl_context=self.security.server_ssl_context(),
+        )
         try:
             await site.start()
         except OSError as exc:
@@ -233,22 +250,54 @@ class Exporter:
             await source.start()
             self._started.append(source)
         log.info("listening on %s (metrics at %s/metrics)", cfg.listen, self.url)
+        if cfg.web_config_file is not None:
+            log.info("web config %s: %s", cfg.web_config_file, "; ".join(self.security.describe()))
+
+    async def _stop_http(self) -> None:
+        """Stop serving within STOP_TIMEOUT whatever clients do: no new connections, requests in
+        flight get HTTP_GRACE, then every connection left (a client that stopped reading a large
+        answer, a WebSocket that never closes) is cut."""
+        runner, self._runner = self._runner, None
+        if runner is None:
+            return
+        for site in list(runner.sites):
+            await site.stop()  # the listener closes: nothing new comes in
+        server = runner.server
+        handlers = server.connections if server is not None else []
+        transports = [h.transport for h in handlers if h.transport is not None]
+        try:
+            async with asyncio.timeout(STOP_TIMEOUT):
+                await runner.cleanup()
+        except TimeoutError:
+            log.warning("the HTTP server did not stop within %ss: connections cut", STOP_TIMEOUT)
+        finally:
+            for transport in transports:
+                # close() would wait for a peer that never reads to take the buffered answer
+                transport.abort()
 
     async def stop(self) -> None:
+        # the HTTP server stops beside the checks: in-flight requests still find their sources
+        http = asyncio.create_task(self._stop_http(), name="http-stop")
+        try:
+            await self._stop_checks()
+        finally:
+            await http
+            await self._stop_sources()
+
+    async def _stop_checks(self) -> None:
         if self._watcher is not None:
             self._watcher.cancel()
             await asyncio.wait([self._watcher], timeout=2)  # a Redis client may hang on close
             self._watcher = None
         await self.scheduler.stop(STOP_TIMEOUT)  # first: scheduled checks use the sources' clients
+
+    async def _stop_sources(self) -> None:
         for source in reversed(self._started):
             try:
                 await source.stop()
             except Exception:
                 log.exception("source %s did not stop cleanly", source.name)
         self._started.clear()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -269,7 +318,10 @@ async def wait_for_signal() -> signal.Signals:
 
 async def run_exporter(config: Config) -> None:
     exporter = Exporter(config)
-    await exporter.start()
+    try:
+        await exporter.start()
+    except ConfigError as exc:  # the web config file changed into a bad one since it was checked
+        raise SystemExit(f"vigil: invalid web configuration: {exc}") from None
     sig = await wait_for_signal()
     log.info("received %s, stopping", sig.name)
     await exporter.stop()

@@ -97,7 +97,10 @@ frames:
     directory: {tmp_path / "evidence"}
 """
         async with exporter_with(text) as exporter:
-            async with http.ws_connect(f"{exporter.url}/ws/results?camera=hall") as ws:
+            # with an api_token configured, camera pictures need it (or basic auth)
+            bearer = {"Authorization": f"Bearer {TOKEN}"}
+            ws_url = f"{exporter.url}/ws/results?camera=hall"
+            async with http.ws_connect(ws_url, headers=bearer) as ws:
 
                 async def has(problem_on: int):
                     m = await scrape(http, exporter.url)
@@ -127,15 +130,17 @@ frames:
                     if "black" in result["problems"]:
                         break
 
-            async with http.get(f"{exporter.url}/evidence/hall/latest?problem=black") as resp:
+            latest = f"{exporter.url}/evidence/hall/latest?problem=black"
+            async with http.get(latest, headers=bearer) as resp:
                 assert resp.status == 200
                 assert resp.headers["Content-Type"] == "image/jpeg"
                 kept = await resp.read()
             assert cv2.imdecode(np.frombuffer(kept, np.uint8), cv2.IMREAD_GRAYSCALE).mean() < 20
-            async with http.get(f"{exporter.url}/evidence") as resp:
+            async with http.get(f"{exporter.url}/evidence", headers=bearer) as resp:
                 index = await resp.text()
             assert "hall" in index and "black" in index
-            async with http.get(f"{exporter.url}/evidence/file/..%2F..%2Fetc%2Fpasswd") as resp:
+            traversal = f"{exporter.url}/evidence/file/..%2F..%2Fetc%2Fpasswd"
+            async with http.get(traversal, headers=bearer) as resp:
                 assert resp.status == 404
             async with http.get(f"{exporter.url}/") as resp:
                 status_page = await resp.text()

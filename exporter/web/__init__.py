@@ -3,6 +3,7 @@ Perforce routes. It reads state and calls the commands sources offer; it never r
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from aiohttp import web
@@ -12,8 +13,10 @@ from exporter.recorder import Recorder
 from exporter.sources.contract import Source
 from exporter.web import analytics, cameras, evidence, p4
 from exporter.web.app import make_app
-from exporter.web.auth import TOKEN_KEY
 from exporter.web.results_hub import ResultsHub
+from exporter.webconfig import WebSecurity
+
+log = logging.getLogger("vigil.web")
 
 
 def build_app(
@@ -21,20 +24,26 @@ def build_app(
     recorder: Recorder,
     sources: Mapping[str, Source],
     *,
-    api_token: str,
+    security: WebSecurity,
     hub: ResultsHub,
 ) -> web.Application:
     """The whole app: the common pages plus the routes of every source that offers commands.
 
     Each route module states the commands it calls as a Protocol (`CameraCommands`, `FrameCommands`,
     `PerforceCommands`, `AnalyticsCommands`); the sources provide them as plain methods.
+    `security` holds the web config (TLS, basic auth) and the bearer token for changes.
     """
-    app = make_app(metrics, recorder, list(sources.values()))
-    app[TOKEN_KEY] = api_token
+    app = make_app(metrics, recorder, list(sources.values()), security)
     if "network" in sources:
         cameras.add_routes(app, sources["network"])
     if "frames" in sources:
         evidence.add_routes(app, sources["frames"], hub)
+        if not security.authentication:
+            log.warning(
+                "camera pictures (/evidence, /ws/results) are served to anyone who reaches this "
+                "port: configure basic_auth_users or client certificates in a web config file "
+                "(--web.config.file), or an api_token"
+            )
     if "p4" in sources:
         p4.add_routes(app, sources["p4"])
     if "analytics" in sources:

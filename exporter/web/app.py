@@ -14,6 +14,8 @@ from exporter import __version__
 from exporter.metrics import Metrics
 from exporter.recorder import CheckStatus, Recorder
 from exporter.sources.contract import Source
+from exporter.web.auth import PICTURES_KEY, SECURITY_KEY, TOKEN_KEY, add_headers, gate
+from exporter.webconfig import WebSecurity
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 GZIP_LEVEL = 1  # level 1 is 3-4x faster than 6 on large bodies and only ~15 % bigger
@@ -134,9 +136,17 @@ def make_app(
     metrics: Metrics,
     recorder: Recorder,
     sources: Sequence[Source] = (),
+    security: WebSecurity | None = None,
 ) -> web.Application:
-    """The exporter's web app: metrics, health, readiness and the status page of every check."""
-    app = web.Application()
+    """The exporter's web app: metrics, health, readiness and the status page of every check.
+
+    Every route is behind the web config's gate (`security`; none: plain HTTP without auth).
+    """
+    app = web.Application(middlewares=[gate])
+    app[SECURITY_KEY] = security if security is not None else WebSecurity()
+    app[TOKEN_KEY] = app[SECURITY_KEY].api_token
+    app[PICTURES_KEY] = set()
+    app.on_response_prepare.append(add_headers)
     app[METRICS_KEY] = metrics
     app[RECORDER_KEY] = recorder
     app[SOURCES_KEY] = list(sources)

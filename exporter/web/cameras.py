@@ -1,13 +1,13 @@
 """JSON registration API for directly probed cameras, and the blackbox-style /probe endpoint.
 
-Reads are open. Calls that change something need `Authorization: Bearer <api_token>`; without an
-`api_token` in the configuration the API is read-only. Answers never carry a camera password:
+Reads are open unless the web config asks for basic auth. Calls that change something need
+`Authorization: Bearer <api_token>`; without an `api_token` in the configuration the API is
+read-only. A body is JSON within limits (size, depth, number length: web/body.py). Answers never carry a camera password:
 frame URLs are shown redacted. The network source's commands do the work.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol
@@ -18,6 +18,7 @@ from exporter.exposition import Registry
 from exporter.sources.network.metrics import PROBE_DURATION, PROBE_RTT, PROBE_SUCCESS
 from exporter.targets import CameraTarget, StateFileError, TargetError, target_from_json
 from exporter.web.auth import authorized, error
+from exporter.web.body import BodyError, read_json
 
 log = logging.getLogger("vigil.api")
 
@@ -74,9 +75,9 @@ async def put_camera(request: web.Request) -> web.Response:
     if refused is not None:
         return refused
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return error(400, "the body is not JSON")
+        body = await read_json(request)
+    except BodyError as exc:
+        return error(exc.status, exc.reason)
     try:
         target = target_from_json(body)
     except TargetError as exc:

@@ -2,7 +2,9 @@
 
 `/evidence` lists the newest evidence frame of every camera and problem; `/evidence/{camera}/latest`
 answers with the newest JPEG (optionally `?problem=blur`), which alert descriptions link to; keys are
-validated by the store, so a path can never leave it.
+validated by the store, so a path can never leave it. Frames and live results show what cameras film
+(faces, number plates): they are registered as pictures, which the gate (auth.py) serves only to
+authenticated callers whenever authentication is configured.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from aiohttp import web
 
 from exporter.sources.frames.evidence import Evidence, EvidenceError
 from exporter.web.app import LINKS_KEY
-from exporter.web.auth import authorized
+from exporter.web.auth import PICTURES_KEY, authorized
 from exporter.web.results_hub import ResultsHub
 
 
@@ -87,11 +89,14 @@ async def reset_reference(request: web.Request) -> web.Response:
 def add_routes(app: web.Application, frames: FrameCommands, hub: ResultsHub) -> None:
     app[FRAMES_KEY] = frames
     app[LINKS_KEY].append(("evidence", "Frame evidence (newest frame of every problem)"))
-    app.router.add_get("/evidence", evidence_index)
-    app.router.add_get("/evidence/file/{key:.+}", evidence_file)
-    app.router.add_get("/evidence/{camera}/latest", evidence_latest)
+    pictures = [
+        app.router.add_get("/evidence", evidence_index),
+        app.router.add_get("/evidence/file/{key:.+}", evidence_file),
+        app.router.add_get("/evidence/{camera}/latest", evidence_latest),
+        app.router.add_get("/ws/results", hub.handler),
+    ]
+    app[PICTURES_KEY].update(route.resource for route in pictures)
     app.router.add_post("/api/v1/cameras/{id}/reference/reset", reset_reference)
-    app.router.add_get("/ws/results", hub.handler)
 
     async def close_hub(app: web.Application) -> None:
         await hub.close()
