@@ -9,6 +9,7 @@ import os
 import sys
 
 from exporter import __version__
+from exporter.logs import LOG_FORMATS
 
 EXIT_CONFIG = 2
 EXIT_PARTIAL = 3
@@ -94,7 +95,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         config = dataclasses.replace(
             config, shard=ShardConfig(index=shard.index, count=shard.count)
         )
-    setup_logging(config.log_level)
+    setup_logging(args.log_level or config.log_level, args.log_format or config.log_format)
     logging.getLogger("vigil").info("vigil %s starting", __version__)
     asyncio.run(run_exporter(config))
     return 0
@@ -177,19 +178,26 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from exporter.logs import setup_logging
     from exporter.simulate.serve import run_simulator
 
-    setup_logging(args.log_level)
+    setup_logging(args.log_level, args.log_format)
     host, port = args.listen
     api_key = os.environ.get("VIGIL_SIM_API_KEY") or None
-    asyncio.run(
-        run_simulator(
-            host,
-            port,
-            cameras=args.cameras,
-            seed=args.seed,
-            flap_period=args.flap_period,
-            api_key=api_key,
+    try:
+        asyncio.run(
+            run_simulator(
+                host,
+                port,
+                cameras=args.cameras,
+                seed=args.seed,
+                flap_period=args.flap_period,
+                api_key=api_key,
+            )
         )
-    )
+    except OSError as exc:  # the port is taken, or the address is not this machine's
+        print(
+            f"vigil simulate: cannot listen on {host}:{port}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -197,13 +205,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from exporter.demo import run_demo
     from exporter.logs import setup_logging
 
-    setup_logging(args.log_level)
+    setup_logging(args.log_level, args.log_format)
     return asyncio.run(
         run_demo(
             cameras=args.cameras,
             seed=args.seed,
             with_prometheus=not args.no_prometheus,
         )
+    )
+
+
+def _log_flags(parser: argparse.ArgumentParser, defaults: bool = False) -> None:
+    """--log.level and --log.format, as Prometheus and its exporters take them."""
+    parser.add_argument(
+        "--log.level",
+        "--log-level",
+        dest="log_level",
+        choices=("debug", "info", "warning", "error"),
+        default="info" if defaults else None,
+        help="overrides log_level of the configuration" if not defaults else "default info",
+    )
+    parser.add_argument(
+        "--log.format",
+        dest="log_format",
+        choices=LOG_FORMATS,
+        default="text" if defaults else None,
+        help="text (one readable line), logfmt or json",
     )
 
 
@@ -228,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run the exporter with a configuration file")
     p.add_argument("-c", "--config", required=True, metavar="FILE", help="path to vigil.yml")
     _web_config_flag(p)
+    _log_flags(p)
     p.add_argument(
         "--shard",
         metavar="I/N",
@@ -281,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=120.0,
         help="seconds between state changes of flapping cameras; 0 freezes them",
     )
-    p.add_argument("--log-level", default="info")
+    _log_flags(p, defaults=True)
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser(
@@ -293,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-prometheus", action="store_true", help="do not start Prometheus and Alertmanager"
     )
-    p.add_argument("--log-level", default="info")
+    _log_flags(p, defaults=True)
     p.set_defaults(func=cmd_demo)
     return parser
 

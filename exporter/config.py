@@ -34,6 +34,7 @@ from exporter.configkit import (
     summarize,
     timezone_name,
 )
+from exporter.logs import LOG_FORMATS
 from exporter.sources import plugins
 
 __all__ = [
@@ -91,6 +92,8 @@ def _make_config() -> type:
             Annotated[str, one_of("debug", "info", "warning", "error")],
             dataclasses.field(default="info"),
         ),
+        # text: one readable line; logfmt or json for a log pipeline (--log.format)
+        ("log_format", Annotated[str, one_of(*LOG_FORMATS)], dataclasses.field(default="text")),
     ]
     # one optional section per source; None (absent) means the source is off
     sections = [
@@ -118,8 +121,20 @@ def parse_config(
     env: Mapping[str, str] | None = None,
     base_dir: str | os.PathLike[str] | None = None,
 ) -> Any:
-    """Parse config text. Relative ``*_file`` paths resolve against ``base_dir`` (else cwd)."""
-    return parse_yaml(text, Config, source_name, env, base_dir)
+    """Parse config text. Relative ``*_file`` paths resolve against ``base_dir`` (else cwd).
+    Checks across keys (the sources' own, shards) run too, their errors with this file's lines."""
+    return parse_yaml(text, Config, source_name, env, base_dir, check=check_across_keys)
+
+
+def check_across_keys(config: Any) -> None:
+    """What the loader cannot check key by key; raises ConfigError naming the key."""
+    if config.shard is not None and config.shard.index >= config.shard.count:
+        raise ConfigError(
+            f"index {config.shard.index} is not below count {config.shard.count}", key="shard.index"
+        )
+    for plugin in plugins():
+        if getattr(config, plugin.section) is not None:
+            plugin.validate(config)
 
 
 def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Any:

@@ -335,12 +335,14 @@ class _Loader:
         self.env = env
         self.base_dir = base_dir
         self.constructor = yaml.constructor.SafeConstructor()
+        self.lines: dict[str, int] = {}  # key -> the line its value starts on
 
     def fail(self, key: str, node: Node, message: str) -> NoReturn:
         line = node.start_mark.line + 1
         raise ConfigError(message, key=key or None, line=line, source=self.source)
 
     def load(self, node: Node, tp: Any, key: str) -> Any:
+        self.lines[key] = node.start_mark.line + 1
         t = _unwrap(tp)
         if node.tag == _TAG + "null" and isinstance(node, ScalarNode) and t.optional:
             return None
@@ -501,8 +503,11 @@ def parse_yaml(
     source_name: str = "vigil.yml",
     env: Mapping[str, str] | None = None,
     base_dir: str | os.PathLike[str] | None = None,
+    check: Callable[[Any], None] | None = None,
 ) -> Any:
-    """Parse config text into `root`. Relative ``*_file`` paths resolve against ``base_dir``."""
+    """Parse config text into `root`. Relative ``*_file`` paths resolve against ``base_dir``.
+    `check` validates across keys afterwards; a ConfigError it raises for a key is given this
+    file's name and the key's line."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:
@@ -525,7 +530,18 @@ def parse_yaml(
     )
     if not isinstance(node, MappingNode):
         loader.fail("", node, f"expected a mapping at the top level, got {_describe(node, False)}")
-    return loader.load(node, root, "")
+    config = loader.load(node, root, "")
+    if check is not None:
+        try:
+            check(config)
+        except ConfigError as e:
+            key, line = e.key or "", None
+            while key and line is None:  # the key's own line, or its nearest parent's
+                line = loader.lines.get(key)
+                parent = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", key)
+                key = parent if parent != key else ""
+            raise ConfigError(e.message, key=e.key, line=line, source=source_name) from None
+    return config
 
 
 def read_config_text(path: str | os.PathLike[str]) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+import time
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -13,6 +15,54 @@ class OneLineFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return super().format(record).replace("\n", " | ")
+
+
+class LogfmtFormatter(logging.Formatter):
+    """`ts=... level=info logger=vigil.rt_api msg="..."`, as Prometheus and its exporters log."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = {
+            "ts": _utc(record),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info or record.exc_text:
+            fields["err"] = (record.exc_text or self.formatException(record.exc_info)).replace(
+                "\n", " | "
+            )
+        return " ".join(f"{key}={_logfmt_value(value)}" for key, value in fields.items())
+
+
+def _utc(record: logging.LogRecord) -> str:
+    """RFC 3339 in UTC with milliseconds, as Prometheus logs its own time."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + (
+        f".{int(record.msecs):03d}Z"
+    )
+
+
+def _logfmt_value(value: str) -> str:
+    if value and not any(c in value for c in ' "=\n\\'):
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, msg (and err for a traceback)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = {
+            "ts": _utc(record),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info or record.exc_text:
+            fields["err"] = record.exc_text or self.formatException(record.exc_info)
+        return json.dumps(fields, ensure_ascii=False)
+
+
+LOG_FORMATS = ("text", "logfmt", "json")
 
 
 class RedactSecrets(logging.Filter):
@@ -42,9 +92,16 @@ class RedactSecrets(logging.Filter):
 _redactor = RedactSecrets()
 
 
-def setup_logging(level: str = "info") -> None:
+def setup_logging(level: str = "info", fmt: str = "text") -> None:
+    """Log to stderr at `level` in `fmt`: text (one readable line), logfmt or json."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(OneLineFormatter(FORMAT))
+    if fmt == "logfmt":
+        formatter: logging.Formatter = LogfmtFormatter()
+    elif fmt == "json":
+        formatter = JsonFormatter()
+    else:
+        formatter = OneLineFormatter(FORMAT)
+    handler.setFormatter(formatter)
     handler.addFilter(_redactor)
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from exporter.config import Config, ConfigError
+from exporter.config import Config, ConfigError, check_across_keys
 from exporter.logs import register_secret
 from exporter.metrics import SHARD_INFO, Metrics
 from exporter.recorder import Recorder
@@ -42,14 +42,9 @@ HTTP_GRACE = 2.0
 
 
 def validate(config: Config) -> None:
-    """Checks across keys that the loader cannot make alone; raises ConfigError like it."""
-    if config.shard is not None and config.shard.index >= config.shard.count:
-        raise ConfigError(
-            f"index {config.shard.index} is not below count {config.shard.count}", key="shard.index"
-        )
-    for plugin in plugins():
-        if getattr(config, plugin.section) is not None:
-            plugin.validate(config)
+    """Checks across keys that the loader cannot make alone (parse_config runs them too, for a
+    config built in code or changed after parsing); raises ConfigError like it."""
+    check_across_keys(config)
 
 
 def open_targets(config: Config, metrics: Metrics) -> TargetStore | None:
@@ -223,6 +218,16 @@ class Exporter:
             raise
         self.metrics, self.recorder, self.scheduler = built.metrics, built.recorder, built.scheduler
         self.sources = built.sources
+        try:
+            await self._serve(built)
+        except BaseException:
+            # whatever stopped the start (a source that cannot start, the port), nothing is left
+            # open behind it: no "Unclosed client session" after the real error
+            await self.stop()
+            raise
+
+    async def _serve(self, built: Composition) -> None:
+        cfg = self.config
         watch = getattr(built.targets, "watch", None)
         if watch is not None:  # a store shared with other replicas: follow their changes
             self._watcher = asyncio.create_task(watch(), name="shared-camera-store")
@@ -242,7 +247,6 @@ class Exporter:
         try:
             await site.start()
         except OSError as exc:
-            await self.stop()
             raise SystemExit(f"vigil: cannot listen on {cfg.listen}: {exc.strerror}") from None
         self.port = self._runner.addresses[0][1]
         self.scheduler.start()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -104,7 +107,8 @@ def test_missing_config_file_exits_2(tmp_path):
     assert "nope.yml" in result.stderr
 
 
-async def test_run_serves_stops_on_sigterm_and_never_leaks_the_api_key(tmp_path):
+@pytest.mark.parametrize("log_format", ["text", "logfmt", "json"])
+async def test_run_serves_stops_on_sigterm_and_never_leaks_the_api_key(tmp_path, log_format):
     async with simulator() as sim:
         port = free_port()
         config = tmp_path / "vigil.yml"
@@ -117,7 +121,7 @@ async def test_run_serves_stops_on_sigterm_and_never_leaks_the_api_key(tmp_path)
         log_path = tmp_path / "vigil.log"
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(
-                [*VIGIL, "run", "-c", str(config)],
+                [*VIGIL, "run", "-c", str(config), "--log.format", log_format],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "RT_API_KEY": API_KEY},
@@ -163,6 +167,11 @@ async def test_run_serves_stops_on_sigterm_and_never_leaks_the_api_key(tmp_path)
         log_text = log_path.read_text()
         assert "listening on" in log_text
         assert "failed" in log_text  # the faults were logged...
+        lines = log_text.splitlines()
+        if log_format == "json":  # one object per line, for a log pipeline
+            assert all(json.loads(line)["level"] for line in lines), lines[:3]
+        elif log_format == "logfmt":
+            assert all(re.match(r"ts=\S+ level=\w+ logger=\S+ msg=", line) for line in lines)
         for text in [log_text, *pages]:
             assert API_KEY not in text  # ...without the key anywhere
 
@@ -199,3 +208,41 @@ def test_run_refuses_a_bad_shard_override(tmp_path):
     result = run_vigil("run", "-c", str(tmp_path / "vigil.yml"), "--shard", "3/2")
     assert result.returncode == 2
     assert "--shard" in result.stderr and "index < count" in result.stderr
+
+
+def test_simulate_on_a_port_in_use_says_so_and_exits_1():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_vigil("simulate", "--listen", f"127.0.0.1:{port}", "--cameras", "5")
+    assert result.returncode == 1
+    assert f"vigil simulate: cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+async def test_a_source_that_cannot_start_leaves_nothing_open(monkeypatch, caplog):
+    """The start fails after the HTTP client was made: the real error comes out, and nothing
+    complains later of an unclosed client session or a port still bound."""
+    import gc
+
+    from exporter.config import parse_config
+    from exporter.service import Exporter
+    from exporter.sources.network.source import NetworkSource
+
+    async def cannot(self):
+        raise RuntimeError("no raw socket for ICMP")
+
+    monkeypatch.setattr(NetworkSource, "start", cannot)
+    port = free_port()
+    config = parse_config(f"listen: 127.0.0.1:{port}\ncameras:\n  icmp: 0s\n", env={})
+    exporter = Exporter(config)
+    with pytest.raises(RuntimeError, match="no raw socket"):
+        await exporter.start()
+    session = exporter._session
+    assert session is None or session.closed
+    del exporter, session
+    gc.collect()
+    assert "Unclosed client session" not in caplog.text
+    with socket.socket() as again:  # the listener is gone
+        again.bind(("127.0.0.1", port))

@@ -271,7 +271,7 @@ def test_unknown_top_level_key_lists_allowed_keys() -> None:
     assert (err.key, err.line) == ("log_levle", 2)
     assert "unknown key 'log_levle'" in err.message
     assert "did you mean 'log_level'" in err.message
-    assert "allowed: listen, timezone, log_level, rt_api" in err.message
+    assert "allowed: listen, timezone, log_level, log_format, rt_api" in err.message
 
 
 def test_unknown_key_in_nested_section() -> None:
@@ -610,3 +610,17 @@ def test_a_stream_mask_without_its_depot_is_refused_naming_the_form_to_use(mask)
 def test_a_stream_path_pattern_is_accepted():
     text = "p4:\n  servers:\n    - {name: a, p4port: 'x:1666', p4user: u, stream_mask: '//depot/*role*'}\n"
     assert parse(text).p4.servers[0].stream_mask == "//depot/*role*"
+
+
+def test_a_cross_key_error_names_the_file_and_the_line_of_the_key(tmp_path):
+    """Config cameras are checked after loading, like registrations; the error still points
+    at the file and line (it said "vigil.yml" without a line, whatever the file)."""
+    path = tmp_path / "site-a.yml"
+    path.write_text(
+        "cameras:\n  targets:\n    - id: a\n      host: 10.0.0.1\n"
+        "    - id: a\n      host: 10.0.0.2\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert info.value.key == "cameras.targets[1].id"
+    assert str(info.value).startswith(f"{path}:5: cameras.targets[1].id: duplicate camera id")
