@@ -23,17 +23,29 @@ from pathlib import Path
 import yaml
 from aiohttp import web
 
+from exporter import extras
 from exporter.config import parse_config
 from exporter.service import Exporter, wait_for_signal
 from exporter.simulate.analytics import SimulatedPlatform
 from exporter.simulate.fleet import SimulatedFleet
 from exporter.simulate.p4 import SimulatedP4
 from exporter.simulate.rt_api import serve_rt_api
-from exporter.simulate.snapshots import make_snapshot_app
 
 log = logging.getLogger("vigil.demo")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def assets_root() -> Path:
+    """Where prometheus.yml and alerting/ are: the copy a wheel carries as exporter/assets/
+    (setup.py), or the checkout they live in (a source tree, an editable install)."""
+    packaged = Path(__file__).resolve().parent / "assets"
+    if (packaged / "prometheus.yml").is_file():
+        return packaged
+    return PROJECT_ROOT
+
+
+ASSETS_ROOT = assets_root()
 DEFAULT_PORTS = {"exporter": 9830, "simulator": 9831, "prometheus": 9090, "alertmanager": 9093}
 ALERTMANAGER_BINARIES = ("prometheus-alertmanager", "alertmanager")
 
@@ -62,12 +74,19 @@ def prometheus_config(
 ) -> dict:
     """The project's prometheus.yml with the demo's loopback ports and absolute rule paths; with
     `kafka_target`, a `kafka` job for the simulated platform's kafka_exporter-shaped metrics."""
-    source = PROJECT_ROOT / "prometheus.yml"
-    config = yaml.safe_load(source.read_text()) if source.exists() else {}
+    source = ASSETS_ROOT / "prometheus.yml"
+    if source.exists():
+        config = yaml.safe_load(source.read_text())
+    else:
+        log.warning("%s not found: Prometheus runs without the alert rules", source)
+        config = {}
     config.setdefault("global", {})["scrape_interval"] = "15s"
+    # the alerts' evidence links open the demo's exporter (alerting/README.md)
+    labels = config["global"].setdefault("external_labels", {})
+    labels["vigil_exporter_url"] = f"http://127.0.0.1:{exporter_port}"
     rule_files = []
     for pattern in config.get("rule_files") or []:
-        rule_files += sorted(glob.glob(str(PROJECT_ROOT / pattern)))
+        rule_files += sorted(glob.glob(str(ASSETS_ROOT / pattern)))
     config["rule_files"] = rule_files
     if alertmanager_port:
         config["alerting"] = {
@@ -130,7 +149,7 @@ class Sidecars:
         am_port = None
         if am_binary:
             am_port = pick_port(DEFAULT_PORTS["alertmanager"])
-            am_config = PROJECT_ROOT / "alerting" / "alertmanager.yml"
+            am_config = ASSETS_ROOT / "alerting" / "alertmanager.yml"
             if not am_config.exists():
                 am_config = self.dir / "alertmanager.yml"
                 am_config.write_text(yaml.safe_dump(FALLBACK_ALERTMANAGER_CONFIG))
@@ -196,12 +215,40 @@ async def run_demo(cameras: int = 200, seed: int = 1, with_prometheus: bool = Tr
     fleet = SimulatedFleet(cameras=cameras, seed=seed)
     sim_runner = await serve_rt_api(fleet, "127.0.0.1", sim_port, api_key=api_key)
     api_token = secrets.token_hex(12)
-    snapshots = web.AppRunner(make_snapshot_app())
-    await snapshots.setup()
-    snap_port = pick_port(0)
-    await web.TCPSite(snapshots, "127.0.0.1", snap_port).start()
+    # an install without an optional extra (pyproject.toml) runs the demo without that source
+    without = {extra: extras.missing(extra) for extra in ("frames", "p4")}
+    for extra, why in without.items():
+        if why is not None:
+            log.info(
+                "no %s in this demo: %s is not installed (%s): %s",
+                "frame checks" if extra == "frames" else "Perforce servers",
+                extras.EXTRAS[extra][1],
+                why,
+                extras.install_hint(extra),
+            )
+    snapshots, snap_port = None, None
+    if without["frames"] is None:
+        from exporter.simulate.snapshots import make_snapshot_app  # OpenCV draws the pictures
+
+        snapshots = web.AppRunner(make_snapshot_app())
+        await snapshots.setup()
+        snap_port = pick_port(0)
+        await web.TCPSite(snapshots, "127.0.0.1", snap_port).start()
     state_dir = Path(tempfile.mkdtemp(prefix="vigil-demo-state-"))  # evidence, registrations
     listeners, targets = await network_cameras(snap_port)
+    frames = p4 = ""
+    if without["frames"] is None:
+        frames = f"""frames:
+  workers: 1
+  evidence:
+    directory: {state_dir / "evidence"}
+"""
+    if without["p4"] is None:
+        p4 = """p4:
+  servers:
+    - {name: p4-sim-a, p4port: "sim:p4-a:1666", p4user: vigil, stream_mask: "//depot/*", interval: 1m}
+    - {name: p4-sim-b, p4port: "sim:p4-b:1666", p4user: vigil, stream_mask: "//games/*", interval: 1m}
+"""
     platform = await analytics_platform()
     analytics = ""
     if platform is not None:
@@ -231,15 +278,7 @@ cameras:
   state_file: {state_dir / "cameras.json"}
   targets:
 {targets}
-frames:
-  workers: 1
-  evidence:
-    directory: {state_dir / "evidence"}
-p4:
-  servers:
-    - {{name: p4-sim-a, p4port: "sim:p4-a:1666", p4user: vigil, stream_mask: "//depot/*", interval: 1m}}
-    - {{name: p4-sim-b, p4port: "sim:p4-b:1666", p4user: vigil, stream_mask: "//games/*", interval: 1m}}
-{analytics}""",
+{frames}{p4}{analytics}""",
         source_name="demo",
         env={
             "RT_API_KEY": api_key,
@@ -281,7 +320,8 @@ p4:
         with contextlib.suppress(Exception):
             await exporter.stop()
         await sim_runner.cleanup()
-        await snapshots.cleanup()
+        if snapshots is not None:
+            await snapshots.cleanup()
         if platform is not None:
             await platform.stop()
         for server in listeners:
@@ -314,10 +354,10 @@ DEMO_DEAD_CAMERAS = 2  # ports nobody listens on: cameras that fail their TCP ch
 DEMO_FRAMES = ("healthy", "dark", "frozen")  # snapshot pictures of the first cameras
 
 
-async def network_cameras(snapshot_port: int) -> tuple[list[asyncio.Server], str]:
+async def network_cameras(snapshot_port: int | None) -> tuple[list[asyncio.Server], str]:
     """Loopback listeners posing as cameras on the network, and their `targets:` YAML.
 
-    The first cameras also have a snapshot URL on the demo's snapshot server: one healthy, one that
+    With a snapshot server, the first cameras also have a snapshot URL on it: one healthy, one that
     films nothing but darkness, one whose picture never changes.
     """
 
@@ -333,7 +373,7 @@ async def network_cameras(snapshot_port: int) -> tuple[list[asyncio.Server], str
     yaml_lines = []
     for i, port in enumerate(ports):
         frame = ""
-        if i < len(DEMO_FRAMES):
+        if snapshot_port is not None and i < len(DEMO_FRAMES):
             frame = f", frame_url: 'http://127.0.0.1:{snapshot_port}/cam/{DEMO_FRAMES[i]}.jpg'"
         yaml_lines.append(
             f"    - {{id: lan-cam-{i + 1:02d}, host: 127.0.0.1, port: {port}{frame}}}\n"

@@ -1,5 +1,7 @@
 """docker-compose.yml: valid, one exporter per profile, kafka_exporter in the analytics profile, the
-sharded `scale` profile, every file it mounts exists and is accepted.
+sharded `scale` profile, every file it mounts exists and is accepted; hardened: healthchecks and the
+waits on them, only Grafana and the exporters beyond loopback, no default Grafana password, the
+exporters' state in volumes; the image they build from (Dockerfile, .dockerignore).
 
 No Docker engine runs here, so the stack itself is not started; what can go wrong in the file is
 checked with docker-compose's own validation and with the tools that read each mounted file.
@@ -7,6 +9,7 @@ checked with docker-compose's own validation and with the tools that read each m
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 import subprocess
@@ -20,6 +23,13 @@ from tests.conftest import require_binary
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
+EXPORTERS = ("vigil", "vigil-demo", "vigil-shard-0", "vigil-shard-1")
+# compose refuses to start without it; every `docker-compose config` here sets it
+GRAFANA_PASSWORD = {"GRAFANA_ADMIN_PASSWORD": "test-only-Gr4fana"}
+
+
+def compose_env(**env: str) -> dict[str, str]:
+    return {**os.environ, **GRAFANA_PASSWORD, **env}
 
 
 def bind_mounts(service: dict) -> list[tuple[str, str]]:
@@ -32,14 +42,16 @@ def bind_mounts(service: dict) -> list[tuple[str, str]]:
 
 
 def test_docker_compose_accepts_the_file():
-    result = subprocess.run(
-        [require_binary("docker-compose"), "config", "-q"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
+    for profile in ([], ["--profile", "live"], ["--profile", "demo"], ["--profile", "scale"]):
+        result = subprocess.run(
+            [require_binary("docker-compose"), *profile, "config", "-q"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=compose_env(),
+        )
+        assert result.returncode == 0, (profile, result.stderr)
 
 
 def test_each_profile_runs_exactly_one_exporter_that_prometheus_scrapes():
@@ -73,7 +85,11 @@ def rendered(*profiles: str, **env: str) -> dict:
         capture_output=True,
         text=True,
         timeout=60,
-        env={**{k: v for k, v in os.environ.items() if k != "VIGIL_QUERY_URL"}, **env},
+        env={
+            **{k: v for k, v in os.environ.items() if k != "VIGIL_QUERY_URL"},
+            **GRAFANA_PASSWORD,
+            **env,
+        },
     )
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)["services"]
@@ -161,7 +177,11 @@ def test_kafka_exporter_runs_in_the_analytics_profile_and_prometheus_finds_it():
             capture_output=True,
             text=True,
             timeout=60,
-            env={**{k: v for k, v in os.environ.items() if k != "KAFKA_BROKERS"}, **env},
+            env={
+                **{k: v for k, v in os.environ.items() if k != "KAFKA_BROKERS"},
+                **GRAFANA_PASSWORD,
+                **env,
+            },
         )
         assert result.returncode == 0, result.stderr
         rendered = yaml.safe_load(result.stdout)["services"]["kafka-exporter"]
@@ -259,3 +279,284 @@ def test_the_reporter_service_command_is_accepted_by_vigil_report():
     args = schedule.parse_args(rendered("live")["reporter"]["command"][1:])
     assert args.prometheus == "http://prometheus:9090" and args.out_dir == "/reports"
     make_options(args)  # the time zone and URL are valid
+
+
+# -- hardening ----------------------------------------------------------------------------------
+
+
+def test_compose_refuses_to_start_without_a_grafana_admin_password(tmp_path):
+    """No default admin password: `docker-compose config` (and so `up`) fails naming the variable."""
+    empty_env_file = tmp_path / "empty.env"  # a developer's .env must not hide the refusal
+    empty_env_file.write_text("")
+    base = {k: v for k, v in os.environ.items() if k != "GRAFANA_ADMIN_PASSWORD"}
+    for env in (base, {**base, "GRAFANA_ADMIN_PASSWORD": ""}):
+        result = subprocess.run(
+            [require_binary("docker-compose"), "--env-file", str(empty_env_file), "config", "-q"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+        assert result.returncode != 0
+        assert "GRAFANA_ADMIN_PASSWORD" in result.stderr, result.stderr
+    grafana = rendered("demo")["grafana"]
+    assert grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD"] == "test-only-Gr4fana"
+    assert SERVICES["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"].startswith(
+        "${GRAFANA_ADMIN_PASSWORD:?"
+    )
+
+
+# what needs what: each dependency must be healthy first
+NEEDS = {
+    "vigil-demo": {"simulator"},  # its RT API
+    "vigil-shard-0": {"redis"},  # cameras.store
+    "vigil-shard-1": {"redis"},
+    "prometheus-agent-0": {"victoriametrics"},  # remote write
+    "prometheus-agent-1": {"victoriametrics"},
+    "vmalert": {"victoriametrics", "alertmanager"},  # its datasource and notifier
+    "prometheus": {"alertmanager"},
+}
+
+
+def test_every_service_has_a_healthcheck_and_waits_for_what_it_needs():
+    for name, service in SERVICES.items():
+        check = service.get("healthcheck")
+        assert check, f"{name} has no healthcheck"
+        if check.get("disable"):
+            # only the reporter: it serves no HTTP, and the image's check asks the exporter port
+            assert name == "reporter", name
+            continue
+        test = check["test"]
+        assert test[0] in ("CMD", "CMD-SHELL"), (name, test)
+        if service.get("image") == "vigil:latest":
+            assert test[1] == "vigil-healthcheck", (name, test)
+            url = test[2] if len(test) > 2 else "http://127.0.0.1:9830/-/ready"
+        elif name == "redis":
+            assert "redis-cli ping" in test[1]
+            url = None
+        else:  # the busybox wget of the Prometheus, Grafana, VictoriaMetrics, kafka_exporter images
+            assert test[1:4] == ["wget", "-q", "-O"], (name, test)
+            url = test[-1]
+        if url is not None:
+            assert url.startswith("http://127.0.0.1:"), (name, url)
+        needs = service.get("depends_on", {})
+        assert isinstance(needs, dict), f"{name}: depends_on without conditions"
+        assert set(needs) == NEEDS.get(name, set()), name
+        for dependency, how in needs.items():
+            assert how == {"condition": "service_healthy"}, (name, dependency)
+            assert not SERVICES[dependency]["healthcheck"].get("disable"), dependency
+            # the dependency runs in every profile the service runs in
+            profiles = SERVICES[dependency].get("profiles")
+            assert profiles is None or set(service.get("profiles", [])) <= set(profiles)
+    # the exporters: ready once the first inventory poll has ended; the simulator its health page
+    for name in EXPORTERS:
+        assert SERVICES[name]["healthcheck"]["test"] == ["CMD", "vigil-healthcheck"], name
+    assert SERVICES["simulator"]["healthcheck"]["test"][2].endswith(":9831/api/v1/health.json")
+    assert "healthcheck.py" in COMPOSE_HEADER and "VIGIL_HEALTHCHECK_URL=https://" in COMPOSE_HEADER
+
+
+COMPOSE_HEADER = (ROOT / "docker-compose.yml").read_text().split("\nx-vigil-image", 1)[0]
+
+
+def published(service: dict) -> list[tuple[str | None, str]]:
+    """(host address or None for every interface, host port) of each published port."""
+    out = []
+    for port in service.get("ports", []):
+        parts = str(port).split(":")
+        out.append((parts[0] if len(parts) == 3 else None, parts[-2]))
+    return out
+
+
+def test_only_grafana_and_the_exporters_are_published_beyond_loopback():
+    # writable without authentication (Prometheus's lifecycle API, silences, VictoriaMetrics' import
+    # and delete): the host's loopback only
+    for name in ("prometheus", "alertmanager", "victoriametrics"):
+        ports = published(SERVICES[name])
+        assert ports and all(host == "127.0.0.1" for host, _ in ports), (name, ports)
+    assert "--web.enable-lifecycle" in SERVICES["prometheus"]["command"]
+    for name, service in SERVICES.items():
+        if name == "grafana" or name in EXPORTERS:
+            continue
+        assert all(host == "127.0.0.1" for host, _ in published(service)), name
+    assert published(SERVICES["grafana"]) == [(None, "3000")]
+
+
+def test_every_exporter_keeps_its_state_in_its_own_volume():
+    volumes = {}
+    for name in EXPORTERS:
+        [volume] = [
+            v.split(":")[0]
+            for v in SERVICES[name]["volumes"]
+            if not v.startswith(".") and v.split(":")[1] == "/var/lib/vigil"
+        ]
+        assert volume in COMPOSE["volumes"], volume
+        volumes[name] = volume
+    assert len(set(volumes.values())) == len(EXPORTERS), volumes  # never two writers of one file
+    # the image creates the directory for its user, so a new named volume takes that owner
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"mkdir -p [^\n]*/var/lib/vigil", dockerfile)
+    assert re.search(r"chown vigil [^\n]*/var/lib/vigil", dockerfile)
+    assert "USER vigil" in dockerfile
+    # the example configuration keeps every file of the exporter there
+    example = yaml.safe_load((ROOT / "vigil.example.yml").read_text())
+    paths = [
+        example["cameras"]["state_file"],
+        example["frames"]["evidence"]["directory"],
+        *(server["ticket_file"] for server in example["p4"]["servers"]),
+    ]
+    assert all(path.startswith("/var/lib/vigil/") for path in paths), paths
+
+
+def dockerignored(path: str, patterns: list[str]) -> bool:
+    """Docker's .dockerignore rules as far as this file uses them: the last matching pattern
+    wins, and a pattern matching a parent directory matches what is inside."""
+    parts = path.split("/")
+    prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+    ignored = False
+    for pattern in patterns:
+        keep = pattern.startswith("!")
+        pattern = pattern.lstrip("!").strip("/")
+        if any(fnmatch.fnmatchcase(prefix, pattern) for prefix in prefixes):
+            ignored = not keep
+    return ignored
+
+
+def test_the_image_is_healthchecked_installed_from_the_lock_and_built_from_a_small_context():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    [healthcheck] = [line for line in dockerfile.splitlines() if line.startswith("HEALTHCHECK")]
+    assert healthcheck.endswith('CMD ["vigil-healthcheck"]')
+    assert "COPY docker/healthcheck.py /usr/local/bin/vigil-healthcheck" in dockerfile
+    assert "FROM python:3.11-slim" in dockerfile  # what requirements.lock is made for
+    patterns = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    copied = []
+    for line in dockerfile.splitlines():
+        if line.startswith("COPY "):
+            for source in line.split()[1:-1]:
+                matches = sorted(ROOT.glob(source))
+                assert matches, f"COPY {source}: nothing in the repository matches"
+                for match in matches:
+                    files = [match] if match.is_file() else sorted(match.rglob("*.py"))
+                    copied += [f.relative_to(ROOT).as_posix() for f in files]
+    assert "exporter/cli.py" in copied and "alerting/vigil.rules.yml" in copied
+    for path in copied:
+        assert not dockerignored(path, patterns), f"{path} is COPYed but .dockerignore drops it"
+    # never sent to the daemon: the operator's config, secrets, the venv, the history
+    for path in ("vigil.yml", "alerting/secrets/smtp_password", ".venv/bin/python", ".git/HEAD"):
+        assert dockerignored(path, patterns), path
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vigil.example.org")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("vigil.example.org"), x509.IPAddress(ipaddress.ip_address("::1"))]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "vigil.crt", directory / "vigil.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+async def test_the_exporters_healthcheck_with_tls_and_basic_auth_as_compose_documents(tmp_path):
+    """docker/healthcheck.py against a real `vigil run` behind TLS and basic auth, configured the
+    way the compose file's header says (VIGIL_HEALTHCHECK_*); the certificate does not name
+    127.0.0.1, as in most deployments."""
+    import asyncio
+    import time
+
+    import bcrypt
+
+    from tests.conftest import API_KEY, free_port, simulator
+
+    cert_file, key_file = self_signed(tmp_path)
+    (tmp_path / "web.yml").write_text(
+        f"tls_server_config:\n  cert_file: {cert_file}\n  key_file: {key_file}\n"
+        "basic_auth_users:\n"
+        f"  health: {bcrypt.hashpw(b'h3alth-pw', bcrypt.gensalt(4)).decode()}\n"
+    )
+    (tmp_path / "password").write_text("h3alth-pw\n")
+    port = free_port()
+    check = [sys.executable, str(ROOT / "docker" / "healthcheck.py")]
+    documented = {
+        **os.environ,
+        "VIGIL_HEALTHCHECK_URL": f"https://127.0.0.1:{port}/-/ready",
+        "VIGIL_HEALTHCHECK_USER": "health",
+        "VIGIL_HEALTHCHECK_PASSWORD_FILE": str(tmp_path / "password"),
+    }
+
+    async def healthcheck(env: dict[str, str]) -> subprocess.CompletedProcess:
+        return await asyncio.to_thread(
+            subprocess.run, check, env=env, capture_output=True, text=True, timeout=30
+        )
+
+    async with simulator(cameras=3) as sim:
+        config = tmp_path / "vigil.yml"
+        config.write_text(
+            f"listen: 127.0.0.1:{port}\nweb_config_file: {tmp_path / 'web.yml'}\n"
+            f"rt_api:\n  url: {sim.api_url}\n  api_key: ${{RT_API_KEY}}\n  inventory_interval: 1s\n"
+        )
+        with open(tmp_path / "vigil.log", "wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "exporter", "run", "-c", str(config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "RT_API_KEY": API_KEY},
+                cwd=ROOT,
+            )
+        try:
+            deadline = time.monotonic() + 30
+            while (result := await healthcheck(documented)).returncode != 0:
+                assert proc.poll() is None, (tmp_path / "vigil.log").read_text()
+                assert time.monotonic() < deadline, result.stderr
+                await asyncio.sleep(0.3)
+            # verified against the CA too (the name is not checked: it is the container's own)
+            verified = await healthcheck(
+                {**documented, "VIGIL_HEALTHCHECK_CA_FILE": str(cert_file)}
+            )
+            assert verified.returncode == 0, verified.stderr
+            # what a stack that forgot the settings sees
+            no_user = {k: v for k, v in documented.items() if k != "VIGIL_HEALTHCHECK_USER"}
+            refused = await healthcheck(no_user)
+            assert refused.returncode == 1 and "HTTP 401" in refused.stderr
+            plain = await healthcheck(
+                {**os.environ, "VIGIL_HEALTHCHECK_URL": f"http://127.0.0.1:{port}/-/ready"}
+            )
+            assert plain.returncode == 1
+            assert "h3alth-pw" not in refused.stderr + verified.stderr + plain.stderr
+        finally:
+            proc.terminate()
+            await asyncio.to_thread(proc.wait, 10)

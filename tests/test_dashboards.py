@@ -173,8 +173,9 @@ def test_dashboards_link_only_to_dashboards_that_exist():
         for group in yaml.safe_load(path.read_text())["groups"]:
             for rule in group["rules"]:
                 url = rule.get("annotations", {}).get("dashboard_url")
-                if url:
-                    uid = re.match(r"/d/([\w-]+)", url)
+                if url:  # after the Grafana base URL Prometheus may have as an external label
+                    path = url.removeprefix("{{ $externalLabels.vigil_grafana_url }}")
+                    uid = re.match(r"/d/([\w-]+)", path)
                     assert uid and uid.group(1) in uids, f"{path.name}: {rule['alert']}: {url}"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from contextlib import asynccontextmanager
 
@@ -234,7 +235,13 @@ def test_s3_evidence_without_a_bucket_is_a_config_error(key, tmp_path):
     from exporter.config import ConfigError
 
     text = 'listen: "127.0.0.1:0"\nframes:\n  evidence:\n    store: s3\n'
-    config = parse_config(text)
-    exporter = Exporter(config)
+    with pytest.raises(ConfigError, match=key) as info:  # refused when the file is read
+        parse_config(text)
+    assert info.value.line == 4  # the evidence settings (store: s3)
+    # and by the exporter, for a config built in code past the loader
+    config = parse_config('listen: "127.0.0.1:0"\nframes: {}\n')
+    evidence = dataclasses.replace(config.frames.evidence, store="s3")
+    frames = dataclasses.replace(config.frames, evidence=evidence)
+    exporter = Exporter(dataclasses.replace(config, frames=frames))
     with pytest.raises(ConfigError, match=key):
         asyncio.run(exporter.start())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from exporter.configkit import ConfigError
+from exporter.extras import require
 from exporter.sources.contract import Source, SourceContext, SourcePlugin
 from exporter.sources.frames.config import FramesConfig
 from exporter.sources.frames.metrics import FAMILIES
@@ -56,6 +57,12 @@ def validate(config: Any) -> None:
         ev = config.frames.evidence
         if ev.store == "s3" and not ev.bucket:
             raise ConfigError("an s3 evidence store needs a bucket", key="frames.evidence.bucket")
+        # the optional extras this section needs (pyproject.toml), named before anything imports them
+        require("frames", "frame analysis", key="frames")
+        if ev.store == "s3":
+            require("s3", "an s3 evidence store", key="frames.evidence.store")
+        if config.frames.redis is not None:
+            require("redis", "frames from a Redis stream", key="frames.redis")
 
 
 PLUGIN = SourcePlugin(

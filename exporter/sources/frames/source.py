@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -55,9 +56,10 @@ from exporter.sources.frames.metrics import (
     PER_CAMERA,
 )
 from exporter.sources.frames.redact import redact_url
-from exporter.sources.frames.redis_stream import REASONS as REDIS_REASONS
-from exporter.sources.frames.redis_stream import RedisFrameConsumer
 from exporter.targets import CameraTarget, TargetStore
+
+if TYPE_CHECKING:  # redis-py is the `redis` extra: imported only when frames.redis is configured
+    from exporter.sources.frames.redis_stream import RedisFrameConsumer
 
 log = logging.getLogger("vigil.frames")
 
@@ -158,6 +160,8 @@ class FrameSource(Source):
             reasons = (*FETCH_REASONS, *ANALYSIS_REASONS)
             checks.append(Check(CHECK, self.default_interval, reasons=reasons))
         if self.config.redis is not None:
+            from exporter.sources.frames.redis_stream import REASONS as REDIS_REASONS
+
             # the consumer reads continuously, each read blocking at most a second
             instance = redis_instance(self.config.redis.url.reveal())
             reasons = (*REDIS_REASONS, *ANALYSIS_REASONS)
@@ -186,6 +190,8 @@ class FrameSource(Source):
         self._tasks.append(asyncio.create_task(self._prune_loop(), name="frames-evidence-prune"))
         redis = self.config.redis
         if redis is not None:
+            from exporter.sources.frames.redis_stream import RedisFrameConsumer
+
             self._consumer = RedisFrameConsumer(
                 redis.url.reveal(),
                 redis.stream,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from exporter.configkit import ConfigError
+from exporter.extras import require
 from exporter.sources.contract import Source, SourceContext, SourcePlugin
 from exporter.sources.network.config import CamerasConfig
 from exporter.sources.network.metrics import FAMILIES
@@ -31,6 +32,8 @@ def validate(config: Any) -> None:
             ("redis://", "rediss://", "unix://")
         ):
             raise ConfigError("must be a redis:// URL", key="cameras.store")
+        if config.cameras.store is not None:
+            require("redis", "a shared camera store", key="cameras.store")
 
 
 PLUGIN = SourcePlugin(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from exporter.extras import require
 from exporter.sources.contract import Source, SourceContext, SourcePlugin
 from exporter.sources.p4.config import P4Config
 from exporter.sources.p4.metrics import FAMILIES
@@ -25,11 +26,16 @@ def build(context: SourceContext, config: Any) -> Source:
     )
 
 
+def validate(config: Any) -> None:
+    require("p4", "Perforce stream sizes", key="p4")
+
+
 PLUGIN = SourcePlugin(
     name="p4",
     section="p4",
     config_type=P4Config,
     families=FAMILIES,
     build=build,
+    validate=validate,
     doc="Perforce stream sizes, refresh jobs and locks",
 )
