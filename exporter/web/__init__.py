@@ -1,5 +1,6 @@
 """The exporter's web layer: status page, metrics, registration API, /probe, evidence, WebSocket and
-Perforce routes. It reads state and calls the commands sources offer; it never reaches into them."""
+Perforce routes, and their OpenAPI document. It reads state and calls the commands sources offer; it
+never reaches into them."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from aiohttp import web
 from exporter.metrics import Metrics
 from exporter.recorder import Recorder
 from exporter.sources.contract import Source
-from exporter.web import analytics, cameras, evidence, p4
+from exporter.web import analytics, cameras, evidence, openapi, p4
 from exporter.web.app import make_app
 from exporter.web.results_hub import ResultsHub
 from exporter.webconfig import WebSecurity
@@ -48,4 +49,5 @@ def build_app(
         p4.add_routes(app, sources["p4"])
     if "analytics" in sources:
         analytics.add_routes(app, sources["analytics"])
+    openapi.add_routes(app)  # describes the routes above: /api/v1/openapi.json
     return app

@@ -3,7 +3,8 @@
 `json.loads` alone raises RecursionError on deeply nested input and ValueError on an integer of more
 than 4,300 digits (both were 500s). Here the body is read up to `max_bytes` (413 beyond), its nesting
 is measured before it is parsed, numbers longer than `MAX_NUMBER_CHARS` and NaN/Infinity are refused,
-and so are repeated keys; every refusal is a 400 whose reason never quotes the input.
+and so are repeated keys; every refusal is a 400 whose reason never quotes the input. A number with an
+integral value is an integer however it is written (`554.0`), as JSON Schema says.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from aiohttp import web
 MAX_BODY_BYTES = 64 * 1024  # a camera registration is a few hundred bytes
 MAX_DEPTH = 16  # objects and arrays inside each other
 MAX_NUMBER_CHARS = 32  # digits, sign, point and exponent of one number
+_EXACT = 2**53  # integral floats up to here are read as the integers they are
 
 _STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
 
@@ -47,7 +49,12 @@ def nesting_depth(text: str, limit: int) -> int:
 def _number(text: str, kind: type) -> Any:
     if len(text) > MAX_NUMBER_CHARS:
         raise BodyError(400, f"a number longer than {MAX_NUMBER_CHARS} characters")
-    return kind(text)
+    value = kind(text)
+    if kind is float and value.is_integer() and abs(value) <= _EXACT:
+        # JSON has one kind of number: 554.0 and 5.54e2 are the integer 554, as JSON Schema (and
+        # so the OpenAPI document) says; a port written that way is a port
+        return int(value)
+    return value
 
 
 def _constant(name: str) -> Any:
