@@ -156,10 +156,12 @@ class JsonClient:
         """The body, refused as soon as it is over the limit: a runaway answer is never held."""
         limit = self._max_body
         too_big = f"{what}: an answer over {limit / 2**20:g} MiB, refused (max_answer_mb)"
-        if resp.content_length is not None and resp.content_length > limit:
-            raise _AttemptFailed("bad_payload", too_big)
-        body = bytearray()
-        async for chunk in resp.content.iter_chunked(1 << 16):
+        if resp.content_length is not None:
+            if resp.content_length > limit:
+                raise _AttemptFailed("bad_payload", too_big)
+            return await resp.read()  # the length is known and within the limit
+        body = bytearray()  # chunked: counted as it comes
+        async for chunk in resp.content.iter_any():
             body += chunk
             if len(body) > limit:
                 raise _AttemptFailed("bad_payload", too_big)
