@@ -35,6 +35,7 @@ __all__ = [
     "Secret",
     "at_least",
     "between",
+    "compose_yaml",
     "duration_between",
     "format_duration",
     "http_url",
@@ -497,6 +498,23 @@ def _line(node: Node) -> int:
 # --- public entry points -----------------------------------------------------------------
 
 
+def compose_yaml(text: str, source: str) -> Node | None:
+    """The YAML node tree of `text`; any YAML problem is a ConfigError naming `source` (and the
+    line), built from the problem's description only: the parser's own message quotes the source
+    line, which could hold a literal secret."""
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        detail = "; ".join(p for p in (e.context, e.problem) if p)
+        line = mark.line + 1 if mark else None
+        raise ConfigError(f"YAML syntax error: {detail}", line=line, source=source) from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"YAML error: {type(e).__name__}", source=source) from None
+    except RecursionError:
+        raise ConfigError("YAML nested too deeply", source=source) from None
+
+
 def parse_yaml(
     text: str,
     root: type,
@@ -508,19 +526,7 @@ def parse_yaml(
     """Parse config text into `root`. Relative ``*_file`` paths resolve against ``base_dir``.
     `check` validates across keys afterwards; a ConfigError it raises for a key is given this
     file's name and the key's line."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as e:
-        # Build the message from problem/context only: str(e) quotes the source line,
-        # which could hold a literal secret.
-        mark = e.problem_mark or e.context_mark
-        detail = "; ".join(p for p in (e.context, e.problem) if p)
-        line = mark.line + 1 if mark else None
-        raise ConfigError(f"YAML syntax error: {detail}", line=line, source=source_name) from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"YAML error: {type(e).__name__}", source=source_name) from None
-    except RecursionError:
-        raise ConfigError("YAML nested too deeply", source=source_name) from None
+    node = compose_yaml(text, source_name)
     if node is None or node.tag == _TAG + "null":  # empty file, or just "---"
         return root()
     loader = _Loader(

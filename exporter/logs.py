@@ -17,20 +17,26 @@ class OneLineFormatter(logging.Formatter):
         return super().format(record).replace("\n", " | ")
 
 
+def _fields(record: logging.LogRecord, formatter: logging.Formatter) -> dict[str, str]:
+    """The fields of one event in the machine formats: ts (UTC), level, logger, msg, err."""
+    fields = {
+        "ts": _utc(record),
+        "level": record.levelname.lower(),
+        "logger": record.name,
+        "msg": record.getMessage(),
+    }
+    if record.exc_info or record.exc_text:
+        fields["err"] = record.exc_text or formatter.formatException(record.exc_info)
+    return fields
+
+
 class LogfmtFormatter(logging.Formatter):
     """`ts=... level=info logger=vigil.rt_api msg="..."`, as Prometheus and its exporters log."""
 
     def format(self, record: logging.LogRecord) -> str:
-        fields = {
-            "ts": _utc(record),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        if record.exc_info or record.exc_text:
-            fields["err"] = (record.exc_text or self.formatException(record.exc_info)).replace(
-                "\n", " | "
-            )
+        fields = _fields(record, self)
+        if "err" in fields:  # a traceback folded as the text format folds it
+            fields["err"] = fields["err"].replace("\n", " | ")
         return " ".join(f"{key}={_logfmt_value(value)}" for key, value in fields.items())
 
 
@@ -51,15 +57,7 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line: ts, level, logger, msg (and err for a traceback)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        fields = {
-            "ts": _utc(record),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        if record.exc_info or record.exc_text:
-            fields["err"] = record.exc_text or self.formatException(record.exc_info)
-        return json.dumps(fields, ensure_ascii=False)
+        return json.dumps(_fields(record, self), ensure_ascii=False)
 
 
 LOG_FORMATS = ("text", "logfmt", "json")

@@ -47,7 +47,7 @@ import bcrypt
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from exporter.configkit import ConfigError
+from exporter.configkit import ConfigError, compose_yaml
 
 log = logging.getLogger("vigil.web")
 
@@ -242,16 +242,7 @@ def parse_web_config(
     text: str, source: str, base_dir: Path, *, path: Path | None = None
 ) -> WebConfig:
     """The file's text as a WebConfig; relative paths resolve against base_dir (the file's folder)."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        # problem/context only: str(exc) quotes the line, which may hold an inline key
-        mark = exc.problem_mark or exc.context_mark
-        detail = "; ".join(p for p in (exc.context, exc.problem) if p)
-        line = mark.line + 1 if mark else None
-        raise ConfigError(f"YAML syntax error: {detail}", line=line, source=source) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"YAML error: {type(exc).__name__}", source=source) from None
+    root = compose_yaml(text, source)  # never quotes a line: it may hold an inline key
     return _Reader(source, base_dir).read(root, path)
 
 

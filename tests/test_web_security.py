@@ -947,3 +947,13 @@ def test_sigterm_stops_vigil_run_while_a_client_never_reads_a_large_metrics_answ
             if p is not None and p.poll() is None:
                 p.kill()
                 p.wait()
+
+
+def test_a_web_config_nested_too_deeply_is_a_config_error(tmp_path):
+    from exporter.configkit import ConfigError
+    from exporter.webconfig import load_web_config
+
+    path = tmp_path / "web.yml"
+    path.write_text("a: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises(ConfigError, match="YAML nested too deeply"):
+        load_web_config(str(path))
