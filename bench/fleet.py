@@ -37,6 +37,7 @@ from common import free_port, peak_rss_mb, print_table  # noqa: E402
 
 from exporter.analysis.archive import analyse  # noqa: E402
 from exporter.config import parse_config  # noqa: E402
+from exporter.exposition import Family  # noqa: E402
 from exporter.service import Exporter  # noqa: E402
 from exporter.sources.contract import Check  # noqa: E402
 from exporter.sources.rt_api.archive import ArchiveFamilies, live_windows  # noqa: E402
@@ -125,26 +126,21 @@ def baseline_registry(exporter: Exporter) -> CollectorRegistry:
     return registry
 
 
-def invalidate_everything(exporter: Exporter) -> None:
-    """Make every family re-join its text, as after a poll that changed everything."""
+def change_every_series(exporter: Exporter) -> None:
+    """Store a new value in every series, partition by partition, as sources publish (the worst case
+    for a scrape: every partition's text is new, so the body is joined again from all of them)."""
     for family in exporter.metrics.registry.families():
-        if hasattr(family, "_part_text"):
-            family._part_text.clear()
-            family._text = None
-            family.version += 1
+        if isinstance(family, Family):
+            for partition in family.partitions():
+                family.replace([(k, v + 1) for k, v in family.samples(partition)], partition)
 
 
-def reformat_everything(exporter: Exporter) -> None:
-    """Store a new value in every series: the worst case of the work probes do on updates."""
-    for family in exporter.metrics.registry.families():
-        if hasattr(family, "_parts"):
-            for partition, series in list(family._parts.items()):
-                family.replace([(k, v[0] + 1) for k, v in series.items()], partition)
-
-
-def timed(fn, repeat: int) -> float:
+def timed(fn, repeat: int, prepare=None) -> float:
+    """Best wall time of `fn` over `repeat` runs, each after `prepare` (not timed)."""
     best = float("inf")
     for _ in range(repeat):
+        if prepare is not None:
+            prepare()
         gc.collect()
         t0 = time.perf_counter()
         fn()
@@ -186,29 +182,28 @@ async def run(args: argparse.Namespace) -> int:
                 raise SystemExit("inventory poll failed")
         cameras = len(exporter.source("rt_api").cameras)
 
-        publish_archive(exporter)
+        # the archive publish of every camera, as after an archive cycle: formats every archive line
+        publish = timed(lambda: publish_archive(exporter), max(1, min(args.repeat, 3)))
         registry = exporter.metrics.registry
         samples = sum(len(f) for f in registry.families() if hasattr(f, "samples"))
 
-        def cold() -> bytes:
-            invalidate_everything(exporter)
-            return registry.render()
+        def changed() -> None:
+            change_every_series(exporter)
 
-        render_cold = timed(cold, args.repeat)
+        render_cold = timed(registry.render, args.repeat, prepare=changed)
         render_warm = timed(registry.render, args.repeat)
-        reformat = timed(lambda: reformat_everything(exporter), max(1, min(args.repeat, 3)))
         body = registry.render()
         per_family = camera_series(exporter)
 
         async with aiohttp.ClientSession() as http:
             http_times = []
             for _ in range(args.repeat):
-                invalidate_everything(exporter)
+                change_every_series(exporter)
                 t0 = time.perf_counter()
                 async with http.get(f"{exporter.url}/metrics") as resp:
                     await resp.read()
                 http_times.append(time.perf_counter() - t0)
-            invalidate_everything(exporter)
+            change_every_series(exporter)
             t0 = time.perf_counter()
             async with http.get(
                 f"{exporter.url}/metrics",
@@ -243,15 +238,15 @@ async def run(args: argparse.Namespace) -> int:
         ("/metrics size", f"{len(body) / 1e6:.1f} MB", "", ""),
         ("/metrics size, gzip", f"{gz_size / 1e6:.1f} MB", "", ""),
         (
-            "render, every family changed",
+            "render, every series changed",
             f"{render_cold * 1000:.1f} ms",
             f"< {GOAL_RENDER_MS:.0f} ms",
             f"{baseline / render_cold:.0f}x faster than baseline",
         ),
         ("render, nothing changed", f"{render_warm * 1000:.2f} ms", "", ""),
-        ("probe side: new value in every series", f"{reformat * 1000:.0f} ms", "", ""),
-        ("HTTP GET /metrics, every family changed", f"{min(http_times) * 1000:.0f} ms", "", ""),
-        ("HTTP GET /metrics gzip, every family changed", f"{gzip_time * 1000:.0f} ms", "", ""),
+        ("archive publish, every camera (probe side)", f"{publish * 1000:.0f} ms", "", ""),
+        ("HTTP GET /metrics, every series changed", f"{min(http_times) * 1000:.0f} ms", "", ""),
+        ("HTTP GET /metrics gzip, every series changed", f"{gzip_time * 1000:.0f} ms", "", ""),
         ("baseline: prometheus_client generate_latest", f"{baseline * 1000:.0f} ms", "", ""),
         ("peak RSS (exporter process)", f"{rss:.0f} MB", f"< {GOAL_RSS_MB:.0f} MB", ""),
     ]

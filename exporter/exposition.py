@@ -1,18 +1,21 @@
 """Prometheus text exposition (format 0.0.4) built for large fleets.
 
 prometheus_client's `generate_latest` re-formats every sample on every scrape: about 1.3 s for the
-200,000 samples of 10,000 cameras on our 2-core machine (docs/performance.md). Here each sample's line
-is formatted once, when a probe stores the value, and kept; a scrape only joins the cached text of the
-families that changed. Series are grouped in partitions (one per camera, or one per source snapshot) so a
-source can replace or drop everything it owns in one step and a scrape never sees half an update.
+200,000 samples of 10,000 cameras on our 2-core machine (docs/performance.md). Here series are grouped
+in partitions (one per camera, or one per source snapshot) so a source can replace or drop everything it
+owns in one step and a scrape never sees half an update; a partition's text is formatted and encoded
+once, when the source stores it, and kept as the only copy of its series; a scrape joins those texts
+into one body, which is kept until something changes.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from exporter.catalogue import FamilySpec, MetricType
+
+Key = tuple[str, ...]
 
 
 def escape_label_value(value: str) -> str:
@@ -41,7 +44,14 @@ def family_header(name: str, help: str, type: str) -> str:
 
 
 class Family:
-    """One metric family: name, help, type, label names, and its current series."""
+    """One metric family: name, help, type, label names, and its current series.
+
+    A partition holds either the encoded text of its lines (after `replace`, the bulk path: an RT
+    camera's archive series, an inventory family) or, once a caller sets, increments or removes single
+    series in it, a dict of its series whose text is formatted again at the next render. Keeping bulk
+    partitions as text only (no per-series key tuple, float and line string) is what brings a
+    25,000-camera shard's exposition from 635 to about 100 bytes per series (docs/performance.md).
+    """
 
     def __init__(
         self, name: str, help: str, type: MetricType, labelnames: Sequence[str] = ()
@@ -50,67 +60,79 @@ class Family:
         self.help = help
         self.type = type
         self.labelnames = tuple(labelnames)
-        self._parts: dict[str, dict[tuple[str, ...], tuple[float, str]]] = {}
-        self._part_text: dict[str, str] = {}
-        self._text: bytes | None = None
+        self._parts: dict[str, bytes | dict[Key, float]] = {}
+        self._dict_text: dict[str, bytes] = {}  # formatted text of dict partitions, until changed
         self.version = 0
-        self._header = family_header(name, help, type)
+        self._header = family_header(name, help, type).encode()
+        if self.labelnames:
+            self._template = (
+                name + "{{" + ",".join(f'{n}="{{}}"' for n in self.labelnames) + "}} {}\n"
+            )
+            self._prefix_template = self._template.rsplit(" ", 1)[0] + " "
+        else:
+            self._template = name + " {}\n"
+            self._prefix_template = name + " "
 
     # -- writing ---------------------------------------------------------------------------------
-    def _line(self, labelvalues: tuple[str, ...], value: float) -> str:
-        if len(labelvalues) != len(self.labelnames):
+    def _check(self, key: Key) -> None:
+        if len(key) != len(self.labelnames):
             raise ValueError(
-                f"{self.name}: expected labels {self.labelnames}, got {len(labelvalues)} values"
+                f"{self.name}: expected labels {self.labelnames}, got {len(key)} values"
             )
-        if labelvalues:
-            pairs = ",".join(
-                f'{n}="{escape_label_value(v)}"'
-                for n, v in zip(self.labelnames, labelvalues, strict=True)
-            )
-            return f"{self.name}{{{pairs}}} {format_value(value)}\n"
-        return f"{self.name} {format_value(value)}\n"
+
+    def _text(self, series: Iterable[tuple[Sequence[str], float]]) -> bytes:
+        template = self._template.format
+        width = len(self.labelnames)
+        lines = []
+        for labels, value in series:
+            if len(labels) != width:
+                self._check(tuple(labels))
+            lines.append(template(*map(escape_label_value, labels), format_value(value)))
+        return "".join(lines).encode()
+
+    def _series(self, partition: str) -> dict[Key, float]:
+        """The partition as a dict of series (parsed from its text when it only has text)."""
+        part = self._parts.get(partition)
+        if part is None:
+            part = self._parts[partition] = {}
+        elif isinstance(part, bytes):
+            part = self._parts[partition] = dict(self._parse(part))
+        return part
 
     def _changed(self, partition: str) -> None:
-        self._part_text.pop(partition, None)
-        self._text = None
+        self._dict_text.pop(partition, None)
         self.version += 1
 
     def set(self, labelvalues: Sequence[str], value: float, partition: str = "") -> None:
         key = tuple(labelvalues)
-        part = self._parts.setdefault(partition, {})
+        self._check(key)
+        part = self._series(partition)
         old = part.get(key)
-        if old is not None and old[0] == value:
+        if old is not None and (old == value or (old != old and value != value)):
             return
-        part[key] = (value, self._line(key, value))
+        part[key] = value
         self._changed(partition)
 
     def inc(self, labelvalues: Sequence[str], amount: float = 1.0, partition: str = "") -> None:
         key = tuple(labelvalues)
-        old = self._parts.get(partition, {}).get(key)
-        self.set(key, (old[0] if old else 0.0) + amount, partition)
+        self.set(key, self._series(partition).get(key, 0.0) + amount, partition)
 
     def replace(self, samples: Iterable[tuple[Sequence[str], float]], partition: str = "") -> None:
         """Make `samples` the complete content of `partition` (absent series disappear).
 
-        A series whose value did not change keeps its formatted line: re-publishing a 10,000-camera
-        inventory where little changed costs dictionary lookups, not 90,000 formatted lines.
+        The partition's text is formatted here, once per update, so a scrape only joins texts.
         """
-        old = self._parts.get(partition, {})
-        new: dict[tuple[str, ...], tuple[float, str]] = {}
-        for labels, value in samples:
-            key = tuple(labels)
-            entry = old.get(key)
-            new[key] = (
-                entry
-                if entry is not None and entry[0] == value
-                else (value, self._line(key, value))
-            )
-        self._parts[partition] = new
+        text = self._text(samples)
+        old = self._parts.get(partition)
+        if isinstance(old, bytes) and old == text:
+            return
+        self._parts[partition] = text
         self._changed(partition)
 
     def remove(self, labelvalues: Sequence[str], partition: str = "") -> None:
-        part = self._parts.get(partition)
-        if part is not None and part.pop(tuple(labelvalues), None) is not None:
+        if partition not in self._parts:
+            return
+        if self._series(partition).pop(tuple(labelvalues), None) is not None:
             self._changed(partition)
 
     def drop(self, partition: str) -> None:
@@ -121,34 +143,96 @@ class Family:
         return list(self._parts)
 
     # -- reading ---------------------------------------------------------------------------------
+    def _parse(self, text: bytes) -> Iterator[tuple[Key, float]]:
+        """Read back the series of a partition's text (the inverse of `_text`)."""
+        for line in text.decode().split("\n")[:-1]:  # not splitlines(): "\x85" is a label's
+            head, _, value = line.rpartition(" ")
+            yield _parse_labels(head, len(self.name), self.labelnames), _parse_value(value)
+
     def get(self, labelvalues: Sequence[str], partition: str | None = None) -> float | None:
         """The series' value, looked up in `partition`, or in every partition when None."""
         key = tuple(labelvalues)
-        parts = self._parts.values() if partition is None else [self._parts.get(partition, {})]
-        for part in parts:
-            entry = part.get(key)
-            if entry is not None:
-                return entry[0]
+        names = self._parts if partition is None else [partition]
+        for name in names:
+            part = self._parts.get(name)
+            if isinstance(part, bytes):
+                value = self._find(part, key)
+                if value is not None:
+                    return value
+            elif part is not None and key in part:
+                return part[key]
         return None
 
-    def samples(self) -> list[tuple[tuple[str, ...], float]]:
-        return [(k, v[0]) for part in self._parts.values() for k, v in part.items()]
+    def _find(self, text: bytes, key: Key) -> float | None:
+        if len(key) != len(self.labelnames):
+            return None
+        prefix = self._prefix_template.format(*map(escape_label_value, key)).encode()
+        at = text.find(prefix)
+        while at > 0 and text[at - 1] != 0x0A:  # only a match at the start of a line counts
+            at = text.find(prefix, at + 1)
+        if at < 0:
+            return None
+        end = text.find(b"\n", at)
+        return _parse_value(text[at + len(prefix) : end].decode())
+
+    def samples(self, partition: str | None = None) -> list[tuple[Key, float]]:
+        """Every series (of one partition, or of all) with its value."""
+        names = list(self._parts) if partition is None else [partition]
+        out: list[tuple[Key, float]] = []
+        for name in names:
+            part = self._parts.get(name)
+            if isinstance(part, bytes):
+                out.extend(self._parse(part))
+            elif part is not None:
+                out.extend(part.items())
+        return out
 
     def __len__(self) -> int:
-        return sum(len(p) for p in self._parts.values())
+        return sum(p.count(b"\n") if isinstance(p, bytes) else len(p) for p in self._parts.values())
+
+    def chunks(self) -> list[bytes]:
+        """The family's text in pieces (header first), nothing when it has no series."""
+        out = [self._header]
+        for name, part in self._parts.items():
+            if isinstance(part, dict):
+                text = self._dict_text.get(name)
+                if text is None:
+                    text = self._dict_text[name] = self._text(part.items())
+                part = text
+            if part:
+                out.append(part)
+        return out if len(out) > 1 else []
 
     def render(self) -> bytes:
-        if self._text is None:
-            texts = []
-            for name, part in self._parts.items():
-                text = self._part_text.get(name)
-                if text is None:
-                    text = "".join([entry[1] for entry in part.values()])
-                    self._part_text[name] = text
-                texts.append(text)
-            body = "".join(texts)
-            self._text = (self._header + body).encode() if body else b""
-        return self._text
+        return b"".join(self.chunks())
+
+
+def _parse_value(text: str) -> float:
+    return float(text)  # float() reads NaN, +Inf and -Inf as format_value writes them
+
+
+def _parse_labels(head: str, start: int, names: tuple[str, ...]) -> Key:
+    """The label values of `name{a="x",b="y"}`, unescaped (the inverse of escape_label_value)."""
+    values = []
+    at = start + 1  # past "{"
+    for n in names:
+        at += len(n) + 2  # past 'n="'
+        end = head.find('"', at)
+        if "\\" not in head[at:end]:
+            values.append(head[at:end])
+        else:  # an escaped quote may end early: walk the value
+            chars = []
+            while head[at] != '"':
+                if head[at] == "\\":
+                    at += 1
+                    chars.append("\n" if head[at] == "n" else head[at])
+                else:
+                    chars.append(head[at])
+                at += 1
+            end = at
+            values.append("".join(chars))
+        at = end + 2  # past the closing quote and the "," before the next name
+    return tuple(values)
 
 
 DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -199,6 +283,10 @@ class Histogram:
         self._text = None
         self.version += 1
 
+    def chunks(self) -> list[bytes]:
+        text = self.render()
+        return [text] if text else []
+
     def count(self, labelvalues: Sequence[str]) -> float:
         counts = self._series.get(tuple(labelvalues))
         return counts[-1] if counts else 0.0
@@ -237,6 +325,7 @@ class Registry:
         self._families: dict[str, Family | Histogram] = {}
         self._body: bytes | None = None
         self._versions: tuple[int, ...] = ()
+        self._generation = 0
 
     def register(self, family: Family | Histogram) -> Family | Histogram:
         if family.name in self._families:
@@ -277,10 +366,17 @@ class Registry:
     def __contains__(self, name: object) -> bool:
         return name in self._families
 
+    @property
+    def generation(self) -> int:
+        """Changes whenever render() builds a new body (for caches of what is made from it)."""
+        return self._generation
+
     def render(self) -> bytes:
         families = self._families.values()
         versions = tuple(f.version for f in families)
         if self._body is None or versions != self._versions:
-            self._body = b"".join([f.render() for f in families])
+            self._body = None  # the old body goes before the new one is joined: one at a time
+            self._body = b"".join([chunk for f in families for chunk in f.chunks()])
             self._versions = versions
+            self._generation += 1
         return self._body

@@ -89,5 +89,15 @@ class Metrics:
         assert isinstance(family, Histogram), f"{spec.name} is not a histogram"
         return family
 
-    def render(self) -> bytes:
-        return self.registry.render() + generate_latest(self._process)
+    def render(self) -> tuple[bytes, bytes]:
+        """/metrics in two pieces: the registry's body, kept while nothing changes, and process_*.
+
+        Two pieces because process_* change on every scrape: joining them to a 25,000-camera body
+        would copy its 99 MB on every scrape and defeat the web layer's gzip cache.
+        """
+        return self.registry.render(), generate_latest(self._process)
+
+    @property
+    def generation(self) -> int:
+        """Changes whenever the registry's body is built anew."""
+        return self.registry.generation

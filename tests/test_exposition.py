@@ -121,3 +121,43 @@ def test_any_labels_and_values_round_trip_through_the_prometheus_parser(series):
     for key, value in expected.items():
         got = parsed[key]
         assert got == value or (math.isinf(got) and math.isinf(value) and got == value)
+
+
+@given(
+    st.dictionaries(st.tuples(label_text, label_text), values, max_size=20),
+    st.tuples(label_text, label_text),
+)
+def test_a_replaced_partition_reads_back_exactly_as_stored(series, absent):
+    """A partition stored as text only still answers get(), samples(), inc() and remove()."""
+    r = Registry()
+    g = r.gauge("vigil_prop", "property", ["camera", "name"])
+    g.replace(list(series.items()), "bulk")
+    assert dict(g.samples()) == series
+    assert dict(g.samples("bulk")) == series and len(g) == len(series)
+    for key, value in series.items():
+        assert g.get(key) == value and g.get(key, "bulk") == value
+    if absent not in series:
+        assert g.get(absent) is None
+        g.inc(absent, 2, "bulk")  # turning the text back into series keeps every one of them
+        assert dict(g.samples()) == {**series, absent: 2}
+        g.remove(absent, "bulk")
+    assert parse(r.render()) == parse(_rendered_by_set(series))
+
+
+def _rendered_by_set(series) -> bytes:
+    r = Registry()
+    g = r.gauge("vigil_prop", "property", ["camera", "name"])
+    for key, value in series.items():
+        g.set(key, value, "bulk")
+    return r.render()
+
+
+def test_republishing_the_same_partition_keeps_the_rendered_body():
+    r = Registry()
+    g = r.gauge("vigil_x", "x", ["camera"])
+    g.replace([(["a"], 1), (["b"], 2)], "inv")
+    first = r.render()
+    g.replace([(["a"], 1), (["b"], 2)], "inv")
+    assert r.render() is first
+    g.replace([(["a"], 1), (["b"], 3)], "inv")
+    assert b'vigil_x{camera="b"} 3\n' in r.render()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import logging
 import re
 import time
@@ -10,6 +11,7 @@ from collections import Counter
 import pytest
 from aiohttp import web
 
+from exporter.metrics import SHARD_INFO
 from tests.conftest import (
     API_KEY,
     eventually,
@@ -275,20 +277,36 @@ async def test_odd_records_are_tolerated_and_vanished_cameras_leave_metrics(scri
 
 
 async def test_metrics_gzip_when_asked(sim, http):
+    """The compressed body is kept between scrapes, and each scrape still gets fresh process_*."""
+
+    def vigil_lines(text: str) -> list[str]:
+        return [line for line in text.splitlines() if "process_" not in line]
+
+    async def fetch(encoding: str) -> str:
+        async with http.get(
+            f"{exporter.url}/metrics", headers={"Accept-Encoding": encoding}, auto_decompress=False
+        ) as resp:
+            raw = await resp.read()
+            if encoding == "gzip":
+                assert resp.headers["Content-Encoding"] == "gzip"
+                return gzip.decompress(raw).decode()  # one complete gzip member
+            assert "Content-Encoding" not in resp.headers
+            assert len(raw) == int(resp.headers["Content-Length"])
+            return raw.decode()
+
     async with running_exporter(sim.api_url) as exporter:
         await exporter.scheduler.wait_ready()
-        async with http.get(f"{exporter.url}/metrics", headers={"Accept-Encoding": "gzip"}) as resp:
-            assert resp.headers["Content-Encoding"] == "gzip"
-            gz_text = await resp.text()  # aiohttp decompresses
-        async with http.get(
-            f"{exporter.url}/metrics",
-            headers={"Accept-Encoding": "identity"},
-            auto_decompress=False,
-        ) as resp:
-            assert "Content-Encoding" not in resp.headers
-            plain = await resp.text()
-    assert "vigil_camera_online" in gz_text
-    assert gz_text.count("\n") == pytest.approx(plain.count("\n"), abs=50)
+        first, plain = await fetch("gzip"), await fetch("identity")
+        time.sleep(0.02)  # some CPU time passes: process_* differ from scrape to scrape
+        second = await fetch("gzip")
+        exporter.metrics.family(SHARD_INFO).set(["5", "9"], 1)  # something changes
+        third = await fetch("gzip")
+    assert "vigil_camera_online" in first
+    assert vigil_lines(first) == vigil_lines(second) == vigil_lines(plain)
+    for text in (first, second, third, plain):
+        assert "process_cpu_seconds_total" in text and text.endswith("\n")
+    assert 'vigil_shard_info{index="5",count="9"} 1' in third
+    assert 'vigil_shard_info{index="5",count="9"} 1' not in second
 
 
 async def test_landing_page_links_and_check_table(sim, http):

@@ -7,6 +7,7 @@ import html
 import time
 import zlib
 from collections.abc import Sequence
+from typing import Any
 
 from aiohttp import web
 
@@ -27,22 +28,37 @@ SOURCES_KEY = web.AppKey("sources", list)
 LINKS_KEY = web.AppKey("links", list)  # (href, title) pairs that sources add to the landing page
 
 
-def _gzip(body: bytes) -> bytes:
+def _gzip_start(body: bytes) -> tuple[bytes, Any]:  # (compressed so far, zlib compressor)
     compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
-    return compressor.compress(body) + compressor.flush()
+    return compressor.compress(body), compressor
 
 
-async def metrics_handler(request: web.Request) -> web.Response:
-    body = request.app[METRICS_KEY].render()
+async def metrics_handler(request: web.Request) -> web.StreamResponse:
+    body, tail = request.app[METRICS_KEY].render()
     if "gzip" not in request.headers.get("Accept-Encoding", ""):
-        return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE})
+        response = web.StreamResponse(headers={"Content-Type": METRICS_CONTENT_TYPE})
+        response.content_length = len(body) + len(tail)
+        await response.prepare(request)
+        await response.write(body)  # two writes: no 99 MB copy of body + tail
+        await response.write(tail)
+        await response.write_eof()
+        return response
     cache = request.app[_GZIP_CACHE]
-    if cache.get("body") is not body:
+    generation = request.app[METRICS_KEY].generation
+    if cache.get("generation") != generation:
+        # the cache keeps the body's generation, not the body: holding it would keep a 99 MB
+        # body of a 25,000-camera shard alive beside the next one
+        cache.clear()
         # zlib releases the GIL: compress off the event loop so probes keep running
-        compressed = await asyncio.get_running_loop().run_in_executor(None, _gzip, body)
-        cache.update(body=body, gzip=compressed)
+        loop = asyncio.get_running_loop()
+        compressed, compressor = await loop.run_in_executor(None, _gzip_start, body)
+        cache.update(generation=generation, gzip=compressed, compressor=compressor)
+    del body  # not needed any more: the compressed stream is what is sent
+    # the body's compressed stream is kept; each scrape finishes a copy of it with process_*
+    compressor = cache["compressor"].copy()
+    ending = compressor.compress(tail) + compressor.flush()
     return web.Response(
-        body=cache["gzip"],
+        body=cache["gzip"] + ending,
         headers={"Content-Type": METRICS_CONTENT_TYPE, "Content-Encoding": "gzip"},
     )
 

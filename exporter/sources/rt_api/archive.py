@@ -32,13 +32,41 @@ from exporter.sources.rt_api.metrics import (
     ARCHIVE_UPDATED,
 )
 
+_UINT32_MAX = np.iinfo(np.uint32).max
 
-@dataclasses.dataclass
+
 class CameraArchive:
-    since: np.ndarray
-    till: np.ndarray
-    fetched_till: int  # the `till` of the last successful fetch
-    fetched_at: float  # wall-clock time of that fetch
+    """One camera's cached fragments and when they were fetched.
+
+    The fragments are kept as one (n, 2) array of uint32 seconds (Unix time fits until 2106) when every
+    value fits, int64 otherwise: half the memory of two int64 arrays, and one allocation per camera
+    instead of two (a 25,000-camera shard caches about 7.3 M fragments: 59 MB instead of 117 MB).
+    """
+
+    __slots__ = ("_pairs", "fetched_at", "fetched_till")
+
+    def __init__(self, since: np.ndarray, till: np.ndarray, fetched_till: int, fetched_at: float):
+        pairs = np.stack([np.asarray(since, dtype=np.int64), np.asarray(till, dtype=np.int64)], 1)
+        if not len(pairs) or (pairs.min() >= 0 and pairs.max() <= _UINT32_MAX):
+            pairs = pairs.astype(np.uint32)
+        self._pairs = pairs
+        self.fetched_till = fetched_till  # the `till` of the last successful fetch
+        self.fetched_at = fetched_at  # wall-clock time of that fetch
+
+    @property
+    def since(self) -> np.ndarray:
+        return self._pairs[:, 0]
+
+    @property
+    def till(self) -> np.ndarray:
+        return self._pairs[:, 1]
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+    @property
+    def nbytes(self) -> int:
+        return self._pairs.nbytes
 
 
 def tail_since(entry: CameraArchive | None, now: int, days: int, overlap: int) -> int:
@@ -79,7 +107,7 @@ def merge_fetch(
     since, till = tail
     parts_s, parts_t = [since], [till]
     if entry is not None:
-        old_s, old_t = entry.since, entry.till
+        old_s, old_t = entry.since.astype(np.int64), entry.till.astype(np.int64)
         before_tail = old_t <= tail_query
         straddles = ~before_tail & (old_s < tail_query) & ~np.isin(old_s, since)
         keep = before_tail | straddles
@@ -93,7 +121,7 @@ def merge_fetch(
     till = np.concatenate(parts_t)
     inside = till > window_start
     pairs = np.unique(np.stack([since[inside], till[inside]], axis=1), axis=0)
-    return pairs[:, 0].copy(), pairs[:, 1].copy()
+    return pairs[:, 0], pairs[:, 1]  # views: CameraArchive copies them into its compact array
 
 
 def live_windows(now: int, tz: ZoneInfo, days: int) -> list[Window]:

@@ -320,20 +320,33 @@ class RtApiSource(Source):
         uids = list(self.cameras)
         failures: Counter[str] = Counter()
 
-        async def fetch(uid: str) -> CameraArchive | None:
+        fetched: list[tuple[str, CameraArchive]] = []
+
+        async def fetch(uid: str) -> None:
             try:
-                return await self.fetch_archive(uid, now)
+                entry = await self.fetch_archive(uid, now)
             except CheckFailed as exc:
                 failures[exc.reason] += 1
-                return None
-
-        entries = await asyncio.gather(*(fetch(uid) for uid in uids))
-        fetched: list[tuple[str, CameraArchive]] = []
-        for uid, entry in zip(uids, entries, strict=True):
-            # a camera dropped from the inventory while we fetched stays dropped
-            if entry is not None and uid in self.cameras:
+                return
+            # stored as soon as it arrives, so the camera's previous arrays are freed at once
+            # instead of the whole shard's cache existing twice until the last answer; a camera
+            # dropped from the inventory while we fetched stays dropped
+            if uid in self.cameras:
                 self.archives[uid] = entry
                 fetched.append((uid, entry))
+
+        # a few workers over the list, not a task per camera: 25,000 waiting tasks cost ~75 MB;
+        # more workers than the limiter's slots, so a camera waiting out a retry holds none
+        queue = iter(uids)
+
+        async def worker() -> None:
+            for uid in queue:
+                await fetch(uid)
+
+        workers = min(len(uids), 4 * self.config.archive_concurrency)
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        order = {uid: i for i, uid in enumerate(uids)}
+        fetched.sort(key=lambda item: order[item[0]])  # published in inventory order, as before
         if fetched:
             await self._publish_archive(fetched, now)
         failed = sum(failures.values())
