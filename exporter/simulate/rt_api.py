@@ -314,7 +314,8 @@ def _wrong_types(path: str, variant: str, body: Any) -> Any:
                     "ip": 167772161,
                 }
             )
-        return {"cameras": cams, "total_pages": str(body.get("total_pages", 1))}
+        # a numeric string would be read (as the platform may send one): this one is not a count
+        return {"cameras": cams, "total_pages": f"{body.get('total_pages', 1)} pages"}
     if isinstance(body, dict) and isinstance(body.get("fragments"), list):
         return {
             "fragments": [{"since": str(f["since"]), "till": None} for f in body["fragments"]]
