@@ -66,7 +66,9 @@ from exporter.sources.rt_api.payloads import (
 log = logging.getLogger("vigil.rt_api")
 
 SOURCE = "rt_api"
+HEALTH_PATH = "/v1/health.json"
 CAMERAS_PATH = "/v3/user/cameras.json"
+FRAGMENTS_PATH = "/v1/user/cameras/{uid}/estore_fragments.json"
 BAKED_PATH = "/v1/user/baked_archives.json"
 BAKED_MAX = 5_000  # newest baked archives looked at each poll; older ones are history, not status
 ANALYSIS_BATCH = 2_000
@@ -174,7 +176,7 @@ class RtApiSource(Source):
         ]
 
     async def poll_health(self) -> None:
-        await self._clients["health"].get_json("/v1/health.json", auth=False)
+        await self._clients["health"].get_json(HEALTH_PATH, auth=False)
 
     # -- inventory -------------------------------------------------------------------------------
     async def fetch_cameras(self) -> dict[str, Camera]:
@@ -426,7 +428,7 @@ class RtApiSource(Source):
         window_start = now - cfg.archive_days * DAY
         query_since = tail_since(entry, now, cfg.archive_days, int(cfg.archive_overlap))
         query_head = head_till(entry)
-        path = f"/v1/user/cameras/{quote(uid, safe='')}/estore_fragments.json"
+        path = FRAGMENTS_PATH.format(uid=quote(uid, safe=""))
 
         async def fetch(since: int, till: int) -> tuple[np.ndarray, np.ndarray]:
             frag_since, frag_till, skipped = await self._clients["archive"].get_json(
