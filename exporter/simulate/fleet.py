@@ -262,9 +262,12 @@ class SimulatedFleet:
         seed: int = 0,
         flap_period: float = 120.0,
         start: float | None = None,
+        baked_archives: int | None = None,
     ) -> None:
+        """`baked_archives`: how many (default 40-60, growing with the fleet)."""
         if cameras < 0:
             raise ValueError("cameras must be >= 0")
+        self._baked_count = baked_archives
         self.size = cameras
         self.seed = seed
         self.flap_period = float(flap_period)
@@ -463,7 +466,9 @@ class SimulatedFleet:
         if n == 0:
             return []
         rng = random.Random(f"vigil-baked-{self.seed}")
-        count = min(60, 40 + n // 500)
+        count = min(60, 40 + n // 500) if self._baked_count is None else self._baked_count
+        if count < 4:
+            raise ValueError("baked_archives must be at least 4 (one of each status)")
         statuses = [0, 1, 2, 3, *rng.choices((0, 1, 2, 3), (12, 12, 14, 62), k=count - 4)]
         rng.shuffle(statuses)
         with_archive = [c for c in self._cams if c.depth] or self._cams

@@ -13,7 +13,7 @@ Control routes (never authenticated, never faulted): ``GET|POST|DELETE /_sim/fau
 The *dialect* is how the answers are written, within what the platform is known or suspected to send
 (docs/design.md, "Meeting the real RT API"): baked archives as ``{"baked_archives": [...]}``, a bare
 list or ``{"archives": [...]}``; a ``limit`` capped lower than asked; camera pages without
-``total_pages``; a ``per_page`` refused over some size; ``is_alive`` instead of ``alive``; booleans as
+``total_pages``; a ``per_page`` refused over some size, or capped lower without a word; ``is_alive`` instead of ``alive``; booleans as
 0/1 or strings; numbers as numeric strings. ``VARIATIONS`` names each one, as ``vigil simulate
 --variation`` takes them; ``POST /_sim/dialect`` with ``{"variation": name}`` or dialect fields switches
 them at run time.
@@ -98,6 +98,7 @@ class Dialect:
     baked_limit_cap: int | None = None  # at most this many baked archives a page, whatever `limit`
     total_pages: bool = True  # False: camera pages without `total_pages`
     per_page_max: int | None = None  # a larger per_page is refused with HTTP 400
+    per_page_cap: int | None = None  # at most this many cameras a page, silently, whatever per_page
     alive_field: str = "alive"  # "alive" or "is_alive"
     booleans: str = "json"  # "json", "int" (0/1) or "string" ("true"/"false")
     numbers: str = "json"  # "json" or "string" (numeric strings)
@@ -344,7 +345,7 @@ async def _cameras(request: web.Request) -> web.Response:
     dialect = app[DIALECT_KEY]
     if dialect.per_page_max is not None and per_page > dialect.per_page_max:
         return _error(400, f"per_page must be at most {dialect.per_page_max}")
-    per_page = min(per_page, MAX_PER_PAGE)
+    per_page = min(per_page, MAX_PER_PAGE, dialect.per_page_cap or MAX_PER_PAGE)
     body = app[FLEET_KEY].page(app[CLOCK_KEY](), page, per_page)
     if dialect.plain:
         return web.json_response(body)

@@ -17,6 +17,7 @@ VARIATIONS: dict[str, dict[str, Any]] = {
     "limit_50": {"baked_limit_cap": 50},
     "no_total_pages": {"total_pages": False},
     "per_page_100": {"per_page_max": 100},
+    "per_page_cap_10": {"per_page_cap": 10, "total_pages": False},
     "is_alive": {"alive_field": "is_alive"},
     "int_booleans": {"booleans": "int"},
     "string_booleans": {"booleans": "string"},
