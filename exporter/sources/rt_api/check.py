@@ -105,7 +105,7 @@ def _cameras(report: Report, label: str, body: Any, params: dict) -> None:
     for name in CAMERA_FIELDS:
         _field_line(report, name, tally)
     if tally.skipped:
-        report.problem("  records", f"{tally.skipped} without a usable uid (skipped)", 2)
+        report.problem("records", f"{tally.skipped} without a usable uid (skipped)", 2)
     if tally.unknown:
         listed = ", ".join(f"{k} ({n})" for k, n in sorted(tally.unknown.items()))
         report.add("not read by Vigil", listed, 2)
@@ -121,7 +121,7 @@ def _field_line(report: Report, name: str, tally: FieldTally) -> None:
             spelled = " (as " + ", ".join(f'"{k}"' for k in ALIVE_NAMES if tally.spelling[k]) + ")"
         parts.append(f"understood in {understood}{spelled}")
     if absent:
-        why = " (offline cameras)" if name == "offline_since" else ""
+        why = " (cameras not reported online)" if name == "offline_since" else ""
         parts.append(f"absent in {absent}{why}")
     if not parts and not bad:
         parts.append("not applicable (no camera needs it)")
@@ -142,7 +142,7 @@ def _fragments(report: Report, label: str, body: Any, params: dict) -> None:
         return
     report.add(label, f"understood: {len(since)} fragments (since/till)")
     if skipped:
-        report.problem("  fragments", f"{skipped} without a usable since/till (skipped)", 2)
+        report.problem("fragments", f"{skipped} without a usable since/till (skipped)", 2)
 
 
 def _baked(report: Report, label: str, body: Any, params: dict) -> None:

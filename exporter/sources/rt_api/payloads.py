@@ -102,8 +102,10 @@ class FieldTally:
     def bad(self, name: str, value: Any, show_value: bool) -> None:
         self.unusable[name] += 1
         kind = _kind(value)
-        if show_value and isinstance(value, str | int | float) and not isinstance(value, bool):
-            kind = f"{kind} {str(value)[:24]!r}"
+        if show_value and isinstance(value, str):
+            kind = f"{kind} {value[:24]!r}"
+        elif show_value and isinstance(value, int | float) and not isinstance(value, bool):
+            kind = f"{kind} {value!r}"[:40]
         self.unusable_kinds.setdefault(name, Counter())[kind] += 1
 
     @property
