@@ -68,7 +68,7 @@ BAKED_ARCHIVES = gauge(
 # the platform never sends shows on the first day instead of as a series that silently never appears
 FIELDS_ABSENT = gauge(
     "vigil_rt_api_fields_absent",
-    "Cameras of the latest camera list without this field (offline_since: offline cameras only).",
+    "Cameras of the latest camera list without this field (offline_since: cameras not online).",
     ("field",),
 )
 FIELDS_UNUSABLE = gauge(
