@@ -141,14 +141,21 @@ def _kind(value: Any) -> str:
 # ---------------------------------------------------------------------------- scalar readers
 def read_text(value: Any) -> str | None:
     """A descriptive field as a label value (scalars only, printable, bounded); None: unusable."""
+    if type(value) is str:
+        text = value if value.isprintable() else _printable(value)
+        return text.strip()[:MAX_LABEL_LEN]
     if isinstance(value, dict | list | bool) or value is None:
         return None
     if isinstance(value, float) and not math.isfinite(value):
         return None
     text = value if isinstance(value, str) else str(value)
     if not text.isprintable():
-        text = "".join(ch if ch.isprintable() else " " for ch in text)
+        text = _printable(text)
     return text.strip()[:MAX_LABEL_LEN]
+
+
+def _printable(text: str) -> str:
+    return "".join(ch if ch.isprintable() else " " for ch in text)
 
 
 def read_bool(value: Any) -> bool | None:
@@ -215,7 +222,15 @@ def parse_camera(record: Any, tally: FieldTally | None = None) -> Camera | None:
         if key not in _KNOWN_KEYS:
             t.unknown[key] += 1
 
-    texts = {name: _read_field(t, name, record.get(name), read_text, "") for name in _TEXT_FIELDS}
+    texts = {}
+    understood = t.understood
+    for name in _TEXT_FIELDS:
+        value = record.get(name)
+        if type(value) is str and value.isprintable() and (text := value.strip()):
+            understood[name] += 1  # the common case, without the general reader's checks
+            texts[name] = text[:MAX_LABEL_LEN]
+        else:
+            texts[name] = _read_field(t, name, value, read_text, "")
     datacenter = _read_field(t, "data_center", record.get("data_center"), _nested("name"), "")
     online = _read_field(t, "is_online", record.get("is_online"), read_bool, None, True)
     alive_key = next((k for k in ALIVE_NAMES if not _absent(record.get(k))), ALIVE_NAMES[0])
