@@ -243,3 +243,45 @@ async def test_dialect_control_route_switches_and_resets(http):
             assert "booleans must be one of" in (await resp.json())["error"]
         async with http.delete(f"{sim.url}/_sim/dialect") as resp:
             assert (await resp.json())["dialect"]["alive_field"] == "alive"
+
+
+class BakedApi:
+    """Baked archives capped at 10 a page, echoing the asked `limit`, with or without a total."""
+
+    def __init__(self, count: int, with_total: bool) -> None:
+        self.items = [{"id": k, "status": k % 4} for k in range(count)]
+        self.with_total = with_total
+        self.offsets: list[int] = []
+        self.app = web.Application()
+        self.app.router.add_get("/api/v1/user/baked_archives.json", self.baked)
+        for path in ("/api/v1/health.json", "/api/v3/user/cameras.json"):
+            self.app.router.add_get(path, self.empty)
+
+    async def empty(self, request):
+        return web.json_response({"cameras": [], "total_pages": 1})
+
+    async def baked(self, request):
+        offset = int(request.query["offset"])
+        self.offsets.append(offset)
+        body = {"baked_archives": self.items[offset : offset + 10]}
+        body["limit"] = int(request.query["limit"])  # what was asked, not what was applied
+        if self.with_total:
+            body["total"] = len(self.items)
+        return web.json_response(body)
+
+
+@pytest.mark.parametrize("with_total", [False, True], ids=["no_total", "total"])
+async def test_a_short_page_ends_the_baked_list_only_when_the_server_confirms_it(http, with_total):
+    api = BakedApi(count=25, with_total=with_total)
+    async with (
+        serve_app(api.app) as base,
+        running_exporter(f"{base}/api", baked_archives_interval="1h") as exporter,
+    ):
+        await settled(exporter)
+        api.offsets.clear()
+        assert await exporter.scheduler.run_now("rt_api", "baked_archives") is True
+        m = await scrape(http, exporter.url)
+    by_status = {lab["status"]: v for lab, v in m["vigil_baked_archives"]}
+    assert by_status == {"NEW": 7, "ENQUEUED": 6, "ERROR": 6, "DONE": 6}
+    # an echoed limit of 50 is no confirmation; the total is, and spares the empty page
+    assert api.offsets == ([0, 10, 20] if with_total else [0, 10, 20, 25])

@@ -325,7 +325,7 @@ class BakedPage:
     items: list[Any]
     shape: str  # "list", "baked_archives" or "archives"
     total: int | None = None  # how many the server has, when it says
-    limit: int | None = None  # the page size the server applied, when it says
+    limit: int | None = None  # an echoed `limit` (shown by rt-check; maybe the asked one)
 
 
 def parse_baked_archives(payload: Any) -> BakedPage:
@@ -339,7 +339,7 @@ def parse_baked_archives(payload: Any) -> BakedPage:
                 total = next(
                     (
                         n
-                        for k in ("total", "total_count", "count")
+                        for k in ("total", "total_count")  # "count" may be the page's own
                         if (n := read_count(payload.get(k), 10**9)) is not None
                     ),
                     None,

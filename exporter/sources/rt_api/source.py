@@ -348,10 +348,11 @@ class RtApiSource(Source):
     async def poll_baked(self) -> None:
         """Count the newest baked archives by status, paging by the items each page brought.
 
-        A short page ends the list only when the server confirms it (a `total` reached, or fewer
-        items than the `limit` it says it applied): a server that caps `limit` below what was asked
-        would otherwise look finished after its first page. Without confirmation the next page is
-        asked for, and an empty one ends the list, as does a page that repeats the one before.
+        A short page ends the list only when the server confirms it (its `total` reached): a server
+        that caps `limit` below what was asked would otherwise look finished after its first page,
+        and an echoed `limit` may be the one asked, not the one applied. Without a total the next
+        page is asked for, and an empty one ends the list, as does a page that repeats the one
+        before.
         """
         client = self._clients["baked_archives"]
         limit = self.config.baked_page_size
@@ -402,9 +403,7 @@ class RtApiSource(Source):
                     counts[BAKED_ARCHIVE_STATUSES[status]] += 1
             offset += len(items)
             if page.total is not None and offset >= page.total:
-                break
-            if page.limit is not None and len(items) < page.limit:
-                break
+                break  # the server's own count: no need to ask for the empty page
         if bad:
             log.warning("baked archives: skipped %d record(s) with an unknown status", bad)
             self._recorder.get(SOURCE, "baked_archives").count("bad_payload", bad)
