@@ -103,6 +103,8 @@ PERSONAL_NUMBERS = frozenset(
         "title",
     }
 )
+# under these, nothing is kept: a `state` inside an `address` is a region, not a card state
+PERSONAL_PARENTS = frozenset({"address", "location", "owner", "user", "contact", "geo", "person"})
 _IPV4 = re.compile(r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])")
 _MAC = re.compile(r"(?i)(?<![0-9a-f:])[0-9a-f]{2}(?:[:-][0-9a-f]{2}){5}(?![0-9a-f:])")
 
@@ -167,7 +169,9 @@ class Redactor:
             if key in UID_KEYS and value.strip():
                 self.replaced[where] += 1
                 return self.uid(value)
-            if key in KEEP or tuple(k.lower() for k in keys[-2:]) in KEEP_NESTED:
+            inside_personal = any(k.lower() in PERSONAL_PARENTS for k in keys[:-1])
+            kept = key in KEEP or tuple(k.lower() for k in keys[-2:]) in KEEP_NESTED
+            if kept and not inside_personal:
                 scrubbed = self._scrub(value)
                 if scrubbed != value:
                     self.replaced[where] += 1
