@@ -1,4 +1,4 @@
-"""`vigil` command line: run, check-config, simulate, demo."""
+"""`vigil` command line: run, check-config, backfill, p4-login, rt-capture, rt-check, simulate, demo."""
 
 from __future__ import annotations
 
@@ -174,6 +174,59 @@ def _host_port(text: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+def cmd_rt_capture(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from exporter.logs import register_secret, setup_logging
+    from exporter.service import client_session
+    from exporter.sources.rt_api.capture import capture, dumps
+
+    config = _load_config_or_exit(args.config)
+    if config.rt_api is None:
+        print("vigil rt-capture: the configuration has no rt_api section", file=sys.stderr)
+        return EXIT_CONFIG
+    setup_logging(config.log_level)
+    register_secret(config.rt_api.api_key.reveal())
+
+    async def take():
+        async with client_session(config) as session:
+            return await capture(config.rt_api, session)
+
+    document, failed = asyncio.run(take())
+    Path(args.output).write_text(dumps(document), encoding="utf-8")
+    answered = [name for name in document["answers"] if name not in failed]
+    print(
+        f"{args.output}: {len(answered)} of 4 endpoints captured ({', '.join(answered) or 'none'}); "
+        f"{sum(document['replaced'].values())} personal or secret values replaced by placeholders. "
+        f"Check it with: vigil rt-check {args.output}"
+    )
+    if failed:
+        for name in failed:
+            answer = document["answers"].get(name, {})
+            why = answer.get("message") or answer.get("skipped") or answer.get("error")
+            print(f"vigil rt-capture: {name}: {why}", file=sys.stderr)
+        return EXIT_PARTIAL
+    return 0
+
+
+def cmd_rt_check(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from exporter.sources.rt_api.capture import load
+    from exporter.sources.rt_api.check import check_capture, header
+
+    try:
+        document = load(Path(args.capture).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        print(f"vigil rt-check: {args.capture}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    report = check_capture(document)
+    print(header(document, args.capture))
+    for line in report.lines:
+        print(line)
+    return 0 if report.ok else 1
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from exporter.logs import setup_logging
     from exporter.simulate.serve import run_simulator
@@ -181,6 +234,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     setup_logging(args.log_level, args.log_format)
     host, port = args.listen
     api_key = os.environ.get("VIGIL_SIM_API_KEY") or None
+    document = None
+    if args.capture is not None:
+        from pathlib import Path
+
+        from exporter.sources.rt_api.capture import load
+
+        try:
+            document = load(Path(args.capture).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            print(f"vigil simulate: --from {args.capture}: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
     try:
         asyncio.run(
             run_simulator(
@@ -190,6 +254,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 flap_period=args.flap_period,
                 api_key=api_key,
+                variations=tuple(args.variation or ()),
+                capture=document,
             )
         )
     except OSError as exc:  # the port is taken, or the address is not this machine's
@@ -309,8 +375,40 @@ def build_parser() -> argparse.ArgumentParser:
         default=120.0,
         help="seconds between state changes of flapping cameras; 0 freezes them",
     )
+    from exporter.simulate.rt_api import VARIATIONS
+
+    p.add_argument(
+        "--variation",
+        action="append",
+        choices=(*VARIATIONS, "slow_fragments"),
+        metavar="NAME",
+        help="answer the way the platform may (repeatable): "
+        + ", ".join(VARIATIONS)
+        + ", slow_fragments (fragment answers take 12 s)",
+    )
+    p.add_argument(
+        "--from",
+        dest="capture",
+        metavar="FILE",
+        help="answer with the answers of a `vigil rt-capture` file instead of a simulated fleet",
+    )
     _log_flags(p, defaults=True)
     p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser(
+        "rt-capture",
+        help="call each RT API endpoint once and write the answers, personal values replaced",
+    )
+    p.add_argument("-c", "--config", required=True, metavar="FILE", help="path to vigil.yml")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="e.g. sample.json")
+    p.set_defaults(func=cmd_rt_capture)
+
+    p = sub.add_parser(
+        "rt-check",
+        help="read a `vigil rt-capture` file with Vigil's parser and say what it understood",
+    )
+    p.add_argument("capture", metavar="FILE", help="a file written by vigil rt-capture")
+    p.set_defaults(func=cmd_rt_check)
 
     p = sub.add_parser(
         "demo",

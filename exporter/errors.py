@@ -18,10 +18,13 @@ class CheckFailed(Exception):
     happened (e.g. by the HTTP client, which counts every attempt); the recorder counts the rest.
     """
 
-    def __init__(self, reason: str, message: str, *, counted: bool = False) -> None:
+    def __init__(
+        self, reason: str, message: str, *, counted: bool = False, status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.reason = reason
         self.counted = counted
+        self.status = status  # the HTTP status of an answer that failed on it, if any
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.reason!r}, {str(self)!r})"

@@ -100,7 +100,9 @@ class JsonClient:
                 self._on_error(failure.reason)
                 if failure.reason not in RETRYABLE or attempt >= self._max_retries:
                     # every attempt, this one included, was counted through on_error
-                    raise CheckFailed(failure.reason, failure.message, counted=True) from None
+                    raise CheckFailed(
+                        failure.reason, failure.message, counted=True, status=failure.status
+                    ) from None
                 delay = failure.retry_after
                 if delay is None:
                     delay = backoff_delay(attempt, self._backoff_base)
@@ -137,7 +139,7 @@ class JsonClient:
                 "http_5xx", f"{what}: HTTP {status}", retry_after if status == 503 else None
             )
         if status >= 400:
-            raise _AttemptFailed("http_4xx", f"{what}: HTTP {status}")
+            raise _AttemptFailed("http_4xx", f"{what}: HTTP {status}", status=status)
         if status != 200:
             raise _AttemptFailed("bad_payload", f"{what}: unexpected HTTP {status}")
         if not body.strip():
@@ -169,8 +171,16 @@ class JsonClient:
 
 
 class _AttemptFailed(Exception):
-    def __init__(self, reason: str, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        message: str,
+        retry_after: float | None = None,
+        *,
+        status: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
         self.retry_after = retry_after
+        self.status = status

@@ -59,9 +59,12 @@ def test_rt_api_defaults() -> None:
     assert rt.url == "https://lk-b2b.camera.rt.ru/api"
     assert rt.inventory_interval == 60
     assert rt.baked_archives_interval == 300
-    assert rt.timeout == 10
+    assert rt.timeout == 30  # authenticated calls, as the original client gave them
+    assert rt.health_timeout == 10
     assert rt.max_retries == 3
-    assert rt.page_size == 100
+    assert rt.page_size == 1000
+    assert rt.baked_page_size == 50
+    assert rt.max_pages == 10_000
     assert rt.concurrency == 4
     assert rt.verify_tls is True
 

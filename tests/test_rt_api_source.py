@@ -252,7 +252,16 @@ async def test_odd_records_are_tolerated_and_vanished_cameras_leave_metrics(scri
         assert value(m, "vigil_camera_memory_card_state", camera="cam-c", state="CardBroken") == 1
         assert value(m, "vigil_camera_memory_card_state", camera="cam-c", state="CardOK") == 0
         assert value(m, "vigil_source_up", source="rt_api") == 1
-        assert rt_errors(m, "inventory", "bad_payload") == 3
+        # three records without a usable uid, and three values Vigil cannot read: cam-b's
+        # is_online "yes", cam-c's offline_since "yesterday" and its name object
+        assert rt_errors(m, "inventory", "bad_payload") == 6
+        unusable = {lab["field"]: v for lab, v in m["vigil_rt_api_fields_unusable"]}
+        assert unusable["is_online"] == unusable["offline_since"] == unusable["name"] == 1
+        assert unusable["uid"] == 1  # the record "not an object"
+        absent = {lab["field"]: v for lab, v in m["vigil_rt_api_fields_absent"]}
+        assert absent["uid"] == 2  # {"name": "no uid"} and {"uid": ""}
+        assert absent["memory_card_state"] == 2  # cam-a has none, cam-b's is null
+        assert absent["alive"] == 2 and absent["sn"] == 3
         assert value(m, "vigil_baked_archives", status="DONE") == 1
         assert value(m, "vigil_baked_archives", status="NEW") == 0
 

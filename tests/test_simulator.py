@@ -7,6 +7,7 @@ import itertools
 import json
 import random
 import time
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import aiohttp
@@ -118,7 +119,8 @@ def test_realistic_mix(fleet: SimulatedFleet) -> None:
     assert 0.6 <= len(alive) / total <= 0.95
     assert all(isinstance(c["alive"], bool) for c in alive)
     for c in cams:
-        assert isinstance(c["uid"], str) and len(c["uid"]) == 16
+        # the platform's uids elsewhere are UUIDs
+        assert isinstance(c["uid"], str) and str(uuid.UUID(c["uid"])) == c["uid"]
         for key in ("name", "sn", "vendor", "model", "address"):
             assert isinstance(c[key], str) and c[key]
     assert any("mac" in c and "ip" in c and "firmware" in c for c in cams)

@@ -40,6 +40,7 @@ import math
 import random
 import struct
 import time
+import uuid
 from datetime import datetime, timedelta, timezone
 from hashlib import blake2b
 from typing import Any
@@ -232,6 +233,13 @@ class _Cam:
         self.dup_thr = 0  # a split returns the fragment twice
 
 
+def _uuid(raw: int) -> str:
+    """A camera uid as the platform writes them elsewhere: a (version 4) UUID, derived from the 64
+    random bits a camera draws, so the rest of the fleet (and its archive) stays what it was."""
+    digest = blake2b(raw.to_bytes(8, "big"), digest_size=16, person=b"vigil-uid").digest()
+    return str(uuid.UUID(bytes=digest, version=4))
+
+
 def _subtract(frags: list[tuple[int, int]], gs: int, ge: int) -> list[tuple[int, int]]:
     out = []
     for a, b in frags:
@@ -254,9 +262,12 @@ class SimulatedFleet:
         seed: int = 0,
         flap_period: float = 120.0,
         start: float | None = None,
+        baked_archives: int | None = None,
     ) -> None:
+        """`baked_archives`: how many (default 40-60, growing with the fleet)."""
         if cameras < 0:
             raise ValueError("cameras must be >= 0")
+        self._baked_count = baked_archives
         self.size = cameras
         self.seed = seed
         self.flap_period = float(flap_period)
@@ -337,15 +348,16 @@ class SimulatedFleet:
             [i for i in range(n) if i not in no_archive],
         )
 
-        uids: set[str] = set()
+        raws: set[int] = set()
         for i in range(n):
             cam = _Cam()
-            uid = f"{rng.getrandbits(64):016x}"
-            while uid in uids:
-                uid = f"{rng.getrandbits(64):016x}"
-            uids.add(uid)
+            raw = rng.getrandbits(64)
+            while raw in raws:
+                raw = rng.getrandbits(64)
+            raws.add(raw)
+            uid = _uuid(raw)
             cam.uid = uid
-            cam.key = bytes.fromhex(uid) + self.seed.to_bytes(8, "little", signed=True)
+            cam.key = raw.to_bytes(8, "big") + self.seed.to_bytes(8, "little", signed=True)
             vname, _w, models, firmwares, sn_prefix, mac_prefix = _VENDORS[vendors[i]]
             dc_name, _w, city = _DATA_CENTERS[dcs[i]]
             street = rng.choice(_STREETS)
@@ -454,7 +466,9 @@ class SimulatedFleet:
         if n == 0:
             return []
         rng = random.Random(f"vigil-baked-{self.seed}")
-        count = min(60, 40 + n // 500)
+        count = min(60, 40 + n // 500) if self._baked_count is None else self._baked_count
+        if count < 4:
+            raise ValueError("baked_archives must be at least 4 (one of each status)")
         statuses = [0, 1, 2, 3, *rng.choices((0, 1, 2, 3), (12, 12, 14, 62), k=count - 4)]
         rng.shuffle(statuses)
         with_archive = [c for c in self._cams if c.depth] or self._cams

@@ -8,7 +8,15 @@ Routes (the exporter's base URL is ``http://host:port/api``):
 - ``GET /api/v1/user/baked_archives.json?offset=&limit=&sort_column=&sort_order=``
 
 Control routes (never authenticated, never faulted): ``GET|POST|DELETE /_sim/faults``,
-``GET /_sim/truth``, ``GET|DELETE /_sim/stats``.
+``GET|POST|DELETE /_sim/dialect``, ``GET /_sim/truth``, ``GET|DELETE /_sim/stats``.
+
+The *dialect* is how the answers are written, within what the platform is known or suspected to send
+(docs/design.md, "Meeting the real RT API"): baked archives as ``{"baked_archives": [...]}``, a bare
+list or ``{"archives": [...]}``; a ``limit`` capped lower than asked; camera pages without
+``total_pages``; a ``per_page`` refused over some size, or capped lower without a word; ``is_alive`` instead of ``alive``; booleans as
+0/1 or strings; numbers as numeric strings. ``VARIATIONS`` names each one, as ``vigil simulate
+--variation`` takes them; ``POST /_sim/dialect`` with ``{"variation": name}`` or dialect fields switches
+them at run time.
 
 Faults apply to every ``/api/`` request, health included, in this order: ``slow`` (delay, then go
 on), ``http_5xx`` (HTML error page), ``rate_limited`` (429 with ``Retry-After``), then the request
@@ -34,14 +42,19 @@ from typing import Any
 from aiohttp import web
 
 from exporter.simulate.fleet import SimulatedFleet
+from exporter.simulate.variations import SLOW_FRAGMENTS, VARIATIONS
 
 __all__ = [
     "CLOCK_KEY",
+    "DIALECT_KEY",
     "FAULTS_KEY",
     "FAULT_NAMES",
     "FLEET_KEY",
     "MALFORMED_KINDS",
+    "SLOW_FRAGMENTS",
     "STATS_KEY",
+    "VARIATIONS",
+    "Dialect",
     "Faults",
     "Stats",
     "make_rt_api_app",
@@ -67,6 +80,83 @@ _HTML_PAGE = (
     '<body><form method="post" action="/login"><input name="login">'
     '<input name="password" type="password"></form></body></html>\n'
 )
+
+
+_DIALECT_CHOICES = {
+    "baked_shape": ("baked_archives", "archives", "list"),
+    "alive_field": ("alive", "is_alive"),
+    "booleans": ("json", "int", "string"),
+    "numbers": ("json", "string"),
+}
+
+
+@dataclass
+class Dialect:
+    """How the simulated API writes its answers (the default is the design's documented shape)."""
+
+    baked_shape: str = "baked_archives"  # "baked_archives", "archives" or "list"
+    baked_limit_cap: int | None = None  # at most this many baked archives a page, whatever `limit`
+    total_pages: bool = True  # False: camera pages without `total_pages`
+    per_page_max: int | None = None  # a larger per_page is refused with HTTP 400
+    per_page_cap: int | None = None  # at most this many cameras a page, silently, whatever per_page
+    alive_field: str = "alive"  # "alive" or "is_alive"
+    booleans: str = "json"  # "json", "int" (0/1) or "string" ("true"/"false")
+    numbers: str = "json"  # "json" or "string" (numeric strings)
+
+    def update(self, **changes: Any) -> None:
+        """Apply changes, checked; raises ValueError naming the bad field."""
+        for name, value in changes.items():
+            if name not in self.__dataclass_fields__:
+                raise ValueError(f"unknown dialect field {name!r}")
+            if name in _DIALECT_CHOICES:
+                if value not in _DIALECT_CHOICES[name]:
+                    choices = ", ".join(_DIALECT_CHOICES[name])
+                    raise ValueError(f"{name} must be one of {choices}")
+            elif name == "total_pages":
+                if not isinstance(value, bool):
+                    raise ValueError("total_pages must be true or false")
+            elif value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise ValueError(f"{name} must be a positive integer or null")
+            setattr(self, name, value)
+
+    def as_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    @property
+    def plain(self) -> bool:
+        return self == Dialect()
+
+
+def _bool_out(dialect: Dialect, value: Any) -> Any:
+    if not isinstance(value, bool) or dialect.booleans == "json":
+        return value
+    if dialect.booleans == "int":
+        return int(value)
+    return "true" if value else "false"
+
+
+def _number_out(dialect: Dialect, value: Any) -> Any:
+    if (
+        dialect.numbers == "string"
+        and isinstance(value, int | float)
+        and not isinstance(value, bool)
+    ):
+        return str(value)
+    return value
+
+
+def _camera_out(dialect: Dialect, record: dict[str, Any]) -> dict[str, Any]:
+    out = dict(record)
+    if dialect.alive_field != "alive" and "alive" in out:
+        out[dialect.alive_field] = out.pop("alive")
+    for key in ("is_online", dialect.alive_field):
+        if key in out:
+            out[key] = _bool_out(dialect, out[key])
+    if "offline_since" in out:
+        out["offline_since"] = _number_out(dialect, out["offline_since"])
+    return out
 
 
 @dataclass
@@ -207,7 +297,7 @@ FAULTS_KEY = web.AppKey("faults", Faults)
 STATS_KEY = web.AppKey("stats", Stats)
 CLOCK_KEY = web.AppKey("clock", Callable[[], float])
 _API_KEY = web.AppKey("api_key", str)
-_BAKED_LIST_KEY = web.AppKey("baked_as_list", bool)
+DIALECT_KEY = web.AppKey("dialect", Dialect)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -251,9 +341,19 @@ async def _cameras(request: web.Request) -> web.Response:
         return _error(400, "page must be >= 1")
     if per_page < 1:
         return _error(400, "per_page must be >= 1")
-    per_page = min(per_page, MAX_PER_PAGE)
     app = request.app
-    return web.json_response(app[FLEET_KEY].page(app[CLOCK_KEY](), page, per_page))
+    dialect = app[DIALECT_KEY]
+    if dialect.per_page_max is not None and per_page > dialect.per_page_max:
+        return _error(400, f"per_page must be at most {dialect.per_page_max}")
+    per_page = min(per_page, MAX_PER_PAGE, dialect.per_page_cap or MAX_PER_PAGE)
+    body = app[FLEET_KEY].page(app[CLOCK_KEY](), page, per_page)
+    if dialect.plain:
+        return web.json_response(body)
+    cameras = [_camera_out(dialect, c) for c in body["cameras"]]
+    out: dict[str, Any] = {"cameras": cameras}
+    if dialect.total_pages:
+        out["total_pages"] = _number_out(dialect, body["total_pages"])
+    return web.json_response(out)
 
 
 async def _fragments(request: web.Request) -> web.Response:
@@ -266,7 +366,11 @@ async def _fragments(request: web.Request) -> web.Response:
     till = _int_param(request, "till", None)
     if till < since:
         return _error(400, "till must not be before since")
-    return web.json_response({"fragments": fleet.fragments(uid, since, till, app[CLOCK_KEY]())})
+    fragments = fleet.fragments(uid, since, till, app[CLOCK_KEY]())
+    dialect = app[DIALECT_KEY]
+    if dialect.numbers != "json":
+        fragments = [{k: _number_out(dialect, v) for k, v in f.items()} for f in fragments]
+    return web.json_response({"fragments": fragments})
 
 
 async def _baked(request: web.Request) -> web.Response:
@@ -274,16 +378,19 @@ async def _baked(request: web.Request) -> web.Response:
     limit = _int_param(request, "limit", DEFAULT_BAKED_LIMIT)
     if offset < 0 or limit < 0:
         return _error(400, "offset and limit must be >= 0")
-    limit = min(limit, MAX_BAKED_LIMIT)
+    dialect = request.app[DIALECT_KEY]
+    limit = min(limit, MAX_BAKED_LIMIT, dialect.baked_limit_cap or MAX_BAKED_LIMIT)
     column = request.query.get("sort_column", "updated_at")
     order = request.query.get("sort_order", "desc")
     try:
         items = request.app[FLEET_KEY].baked_archives(offset, limit, column, order)
     except ValueError as exc:
         return _error(400, str(exc))
-    if request.app[_BAKED_LIST_KEY]:
+    if dialect.numbers != "json":
+        items = [{k: _number_out(dialect, v) for k, v in item.items()} for item in items]
+    if dialect.baked_shape == "list":
         return web.json_response(items)
-    return web.json_response({"baked_archives": items})
+    return web.json_response({dialect.baked_shape: items})
 
 
 # ---------------------------------------------------------------------- faults and auth
@@ -314,7 +421,8 @@ def _wrong_types(path: str, variant: str, body: Any) -> Any:
                     "ip": 167772161,
                 }
             )
-        return {"cameras": cams, "total_pages": str(body.get("total_pages", 1))}
+        # a numeric string would be read (as the platform may send one): this one is not a count
+        return {"cameras": cams, "total_pages": f"{body.get('total_pages', 1)} pages"}
     if isinstance(body, dict) and isinstance(body.get("fragments"), list):
         return {
             "fragments": [{"since": str(f["since"]), "till": None} for f in body["fragments"]]
@@ -446,6 +554,38 @@ async def _faults_delete(request: web.Request) -> web.Response:
     return web.json_response({"faults": faults.active()})
 
 
+async def _dialect_get(request: web.Request) -> web.Response:
+    return web.json_response({"dialect": request.app[DIALECT_KEY].as_json()})
+
+
+async def _dialect_post(request: web.Request) -> web.Response:
+    try:
+        spec = await request.json()
+    except ValueError:
+        return _error(400, "body must be JSON")
+    if not isinstance(spec, dict):
+        return _error(400, 'expected {"variation": name} or dialect fields')
+    dialect = request.app[DIALECT_KEY]
+    try:
+        if "variation" in spec:
+            name = spec.pop("variation")
+            if name not in VARIATIONS:
+                raise ValueError(f"unknown variation; expected one of {', '.join(VARIATIONS)}")
+            spec = {**VARIATIONS[name], **spec}
+        trial = Dialect(**dialect.as_json())
+        trial.update(**spec)  # all or nothing
+    except (TypeError, ValueError) as exc:
+        return _error(400, str(exc))
+    dialect.update(**spec)
+    return web.json_response({"dialect": dialect.as_json()})
+
+
+async def _dialect_delete(request: web.Request) -> web.Response:
+    dialect = request.app[DIALECT_KEY]
+    dialect.update(**Dialect().as_json())
+    return web.json_response({"dialect": dialect.as_json()})
+
+
 async def _truth(request: web.Request) -> web.Response:
     app = request.app
     return web.json_response(app[FLEET_KEY].truth(app[CLOCK_KEY]()))
@@ -467,15 +607,20 @@ def make_rt_api_app(
     clock: Callable[[], float] = time.time,
     *,
     baked_as_list: bool = False,
+    dialect: Dialect | None = None,
 ) -> web.Application:
-    """The simulated RT API. `baked_as_list` answers baked archives as a bare JSON list."""
+    """The simulated RT API, answering in `dialect` (`baked_as_list`: baked archives as a bare
+    JSON list, whatever the dialect says)."""
+    dialect = Dialect(**(dialect or Dialect()).as_json())
+    if baked_as_list:
+        dialect.baked_shape = "list"
     app = web.Application(middlewares=[_api_middleware])
     app[FLEET_KEY] = fleet
     app[FAULTS_KEY] = Faults()
     app[STATS_KEY] = Stats()
     app[CLOCK_KEY] = clock
     app[_API_KEY] = api_key or ""
-    app[_BAKED_LIST_KEY] = baked_as_list
+    app[DIALECT_KEY] = dialect
     app.router.add_get("/api/v1/health.json", _health)
     app.router.add_get("/api/v3/user/cameras.json", _cameras)
     app.router.add_get("/api/v1/user/cameras/{uid}/estore_fragments.json", _fragments)
@@ -483,6 +628,9 @@ def make_rt_api_app(
     app.router.add_get("/_sim/faults", _faults_get)
     app.router.add_post("/_sim/faults", _faults_post)
     app.router.add_delete("/_sim/faults", _faults_delete)
+    app.router.add_get("/_sim/dialect", _dialect_get)
+    app.router.add_post("/_sim/dialect", _dialect_post)
+    app.router.add_delete("/_sim/dialect", _dialect_delete)
     app.router.add_get("/_sim/truth", _truth)
     app.router.add_get("/_sim/stats", _stats_get)
     app.router.add_delete("/_sim/stats", _stats_delete)
@@ -497,12 +645,13 @@ async def serve_rt_api(
     *,
     clock: Callable[[], float] = time.time,
     baked_as_list: bool = False,
+    dialect: Dialect | None = None,
 ) -> web.AppRunner:
     """Start the simulated API on host:port; the caller awaits ``runner.cleanup()``.
 
     With port 0 the bound port is in ``runner.addresses``.
     """
-    app = make_rt_api_app(fleet, api_key, clock, baked_as_list=baked_as_list)
+    app = make_rt_api_app(fleet, api_key, clock, baked_as_list=baked_as_list, dialect=dialect)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, host, port)

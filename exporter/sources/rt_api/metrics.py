@@ -64,6 +64,19 @@ BAKED_ARCHIVES = gauge(
     ("status",),
 )
 
+# how the camera list was read: one series per field Vigil reads (payloads.CAMERA_FIELDS), so a field
+# the platform never sends shows on the first day instead of as a series that silently never appears
+FIELDS_ABSENT = gauge(
+    "vigil_rt_api_fields_absent",
+    "Cameras of the latest camera list without this field (offline_since: cameras not online).",
+    ("field",),
+)
+FIELDS_UNUSABLE = gauge(
+    "vigil_rt_api_fields_unusable",
+    "Cameras of the latest camera list whose field had a value Vigil cannot read (bad_payload).",
+    ("field",),
+)
+
 # archive integrity, one partition per camera
 _WINDOW = ("camera", "window")
 ARCHIVE_COVERAGE = gauge(
@@ -130,6 +143,8 @@ FAMILIES = (
     CAMERA_CARD_STATE,
     CAMERA_CARD_PROBLEM,
     BAKED_ARCHIVES,
+    FIELDS_ABSENT,
+    FIELDS_UNUSABLE,
     *(family for family, _ in ARCHIVE_PER_WINDOW),
     ARCHIVE_DEPTH,
     ARCHIVE_LAST_END,

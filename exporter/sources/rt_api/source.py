@@ -1,8 +1,14 @@
 """RT Camera API source: fleet inventory, status and baked archives from the Rostelecom cloud VMS.
 
-The API is tolerated, not trusted: unknown fields are ignored, missing ones leave their metric out, a
-record without a usable uid is skipped and counted as `bad_payload`, and a poll that fails anywhere (a
-page after all retries, a payload of the wrong shape) changes nothing already exposed.
+The API is tolerated, not trusted: unknown fields are ignored, missing ones leave their metric out and
+are counted by name (`vigil_rt_api_fields_absent`), a value of a shape Vigil cannot read is counted as
+`bad_payload` and by name (`vigil_rt_api_fields_unusable`), a record without a usable uid is skipped
+and counted, and a poll that fails anywhere (a page after all retries, a payload of the wrong shape, a
+list that never ends) changes nothing already exposed.
+
+Lists are paged by what actually comes back, not by what the server promises: the camera list is read
+while pages come back full, whatever `total_pages` says or lacks; baked archives are read by the number
+of items received until an empty page, or a short one the server confirms is the last.
 """
 
 from __future__ import annotations
@@ -41,21 +47,34 @@ from exporter.sources.rt_api.metrics import (
     CAMERA_OFFLINE_SINCE,
     CAMERA_ONLINE,
     CARD_STATES_FINE,
+    FIELDS_ABSENT,
+    FIELDS_UNUSABLE,
 )
 from exporter.sources.rt_api.payloads import (
+    CAMERA_FIELDS,
     Camera,
+    CameraPage,
+    FieldTally,
+    baked_status,
     parse_baked_archives,
     parse_camera,
     parse_camera_page,
     parse_fragments,
+    read_text,
 )
 
 log = logging.getLogger("vigil.rt_api")
 
 SOURCE = "rt_api"
-BAKED_PAGE = 100
+HEALTH_PATH = "/v1/health.json"
+CAMERAS_PATH = "/v3/user/cameras.json"
+FRAGMENTS_PATH = "/v1/user/cameras/{uid}/estore_fragments.json"
+BAKED_PATH = "/v1/user/baked_archives.json"
 BAKED_MAX = 5_000  # newest baked archives looked at each poll; older ones are history, not status
 ANALYSIS_BATCH = 2_000
+FALLBACK_PAGE_SIZE = 100  # per_page asked for when the API refuses a larger one
+REFUSED = {400, 413, 422}  # a 4xx that means "not this per_page", not "not you"
+PAGED_REASONS = (*HTTP_REASONS, "page_limit")
 
 
 class RtApiSource(Source):
@@ -81,7 +100,11 @@ class RtApiSource(Source):
         self._card_state = metrics.family(CAMERA_CARD_STATE)
         self._card_problem = metrics.family(CAMERA_CARD_PROBLEM)
         self._baked = metrics.family(BAKED_ARCHIVES)
+        self._fields_absent = metrics.family(FIELDS_ABSENT)
+        self._fields_unusable = metrics.family(FIELDS_UNUSABLE)
         self._archive = ArchiveFamilies(metrics)
+        self._page_size = config.page_size  # lowered for good when the API refuses it
+        self._field_report = ""  # the last logged description of absent and unusable fields
         backoff_base = context.options.get("backoff_base")
         session: aiohttp.ClientSession = context.session
         self.cameras: dict[str, Camera] = {}
@@ -98,7 +121,7 @@ class RtApiSource(Source):
                 session,
                 config.url,
                 headers={"Authorization": f"Bearer token={config.api_key.reveal()}"},
-                timeout=config.timeout,
+                timeout=config.health_timeout if check == "health" else config.timeout,
                 max_retries=config.max_retries,
                 limiter=archive_limiter if check == "archive" else api_limiter,
                 on_error=self._error_counter(check),
@@ -122,8 +145,15 @@ class RtApiSource(Source):
                 self.poll_inventory,
                 self.instance,
                 gates_readiness=True,
+                reasons=PAGED_REASONS,
             ),
-            Check("baked_archives", cfg.baked_archives_interval, self.poll_baked, self.instance),
+            Check(
+                "baked_archives",
+                cfg.baked_archives_interval,
+                self.poll_baked,
+                self.instance,
+                reasons=PAGED_REASONS,
+            ),
             Check(
                 "archive",
                 cfg.archive_interval,
@@ -146,60 +176,135 @@ class RtApiSource(Source):
         ]
 
     async def poll_health(self) -> None:
-        await self._clients["health"].get_json("/v1/health.json", auth=False)
+        await self._clients["health"].get_json(HEALTH_PATH, auth=False)
 
     # -- inventory -------------------------------------------------------------------------------
     async def fetch_cameras(self) -> dict[str, Camera]:
-        client = self._clients["inventory"]
-        path = "/v3/user/cameras.json"
-        records, total_pages = await client.get_json(
-            path, {"page": 1, "per_page": self.config.page_size}, parse=parse_camera_page
+        """Every camera of the account (all shards'), as `vigil backfill` needs them."""
+        cameras, tally = parse_cameras(await self.camera_records())
+        self._count_bad(tally)
+        return cameras
+
+    async def _camera_page(self, page: int, per_page: int) -> CameraPage:
+        return await self._clients["inventory"].get_json(
+            CAMERAS_PATH, {"page": page, "per_page": per_page}, parse=parse_camera_page
         )
+
+    async def _first_camera_page(self) -> tuple[CameraPage, int]:
+        """Page 1 and the per_page it was read with; a refused per_page falls back to 100."""
+        size = self._page_size
+        try:
+            return await self._camera_page(1, size), size
+        except CheckFailed as exc:
+            if exc.status not in REFUSED or size <= FALLBACK_PAGE_SIZE:
+                raise
+            log.warning(
+                "camera list: the API refused per_page=%d (HTTP %d); reading %d a page from now on",
+                size,
+                exc.status,
+                FALLBACK_PAGE_SIZE,
+            )
+        first = await self._camera_page(1, FALLBACK_PAGE_SIZE)
+        self._page_size = FALLBACK_PAGE_SIZE
+        return first, FALLBACK_PAGE_SIZE
+
+    async def camera_records(self) -> list[object]:
+        """The raw records of the whole camera list.
+
+        A page that comes back full means there may be more, whatever `total_pages` says or lacks;
+        a short or empty page ends the list. "Full" is the per_page asked for, or the length of page
+        1 when the server silently caps it lower (it says so with a total_pages over 1, or page 2
+        turns out not to be empty). Pages that `total_pages` promises are fetched in parallel, the
+        rest one after another, at most `max_pages`; a full page of nothing but cameras already seen
+        means the API ignores `page` and fails the poll rather than loop.
+        """
+        max_pages = self.config.max_pages
+        first, size = await self._first_camera_page()
+        records = list(first.records)
+        seen = _uids(first.records)
+        full = len(first.records)
+        if full == 0 or (full < size and first.total_pages is not None and first.total_pages <= 1):
+            return records
+        promised = min(first.total_pages or 1, max_pages)
         try:
             async with asyncio.TaskGroup() as group:  # one failed page cancels the others
-                pages = [
-                    group.create_task(
-                        client.get_json(
-                            path,
-                            {"page": p, "per_page": self.config.page_size},
-                            parse=parse_camera_page,
-                        )
-                    )
-                    for p in range(2, total_pages + 1)
+                tasks = [
+                    group.create_task(self._camera_page(p, size)) for p in range(2, promised + 1)
                 ]
         except* CheckFailed as failed:
             raise failed.exceptions[0] from None
-        for page in pages:
-            records.extend(page.result()[0])
-        cameras: dict[str, Camera] = {}
-        skipped = 0
-        for record in records:
-            camera = parse_camera(record)
-            if camera is None:
-                skipped += 1
-            else:
-                # pages can shift while we read them; the first sighting wins
-                cameras.setdefault(camera.uid, camera)
-        if skipped:
-            log.warning("camera list: skipped %d record(s) without a usable uid", skipped)
-            self._recorder.get(SOURCE, "inventory").count("bad_payload", skipped)
-        return cameras
+        last, page = first, 1
+        for task in tasks:
+            last, page = task.result(), page + 1
+            self._check_new(last, seen, page, full)
+            records.extend(last.records)
+        while len(last.records) >= full:
+            if page >= max_pages:
+                raise CheckFailed(
+                    "page_limit",
+                    f"camera list: page {page} still came back full (max_pages {max_pages}); "
+                    "keeping the previous inventory",
+                )
+            last, page = await self._camera_page(page + 1, size), page + 1
+            self._check_new(last, seen, page, full)
+            records.extend(last.records)
+        return records
+
+    @staticmethod
+    def _check_new(page: CameraPage, seen: set[str], number: int, full: int) -> None:
+        uids = _uids(page.records)
+        if len(page.records) >= full and uids and uids <= seen:
+            raise CheckFailed(
+                "bad_payload",
+                f"camera list: page {number} holds only cameras of earlier pages "
+                "(the API seems to ignore `page`); keeping the previous inventory",
+            )
+        seen |= uids
+
+    def _count_bad(self, tally: FieldTally) -> None:
+        """Count skipped records and unusable values as bad_payload; say which fields, once."""
+        bad = tally.skipped + tally.unusable_total - tally.unusable["uid"]
+        if bad:
+            self._recorder.get(SOURCE, "inventory").count("bad_payload", bad)
+        absent = [name for name in CAMERA_FIELDS if tally.absent[name]]
+        unusable = [name for name in CAMERA_FIELDS if tally.unusable[name]]
+        key = f"{absent}{unusable}{bool(tally.skipped)}"
+        if key == self._field_report:
+            return  # said once per change, not every poll: the gauges keep the figures
+        self._field_report = key
+        parts = []
+        if unusable:
+            parts.append(f"unusable values (bad_payload): {tally.describe_unusable()}")
+        if tally.skipped:
+            parts.append(f"records without a usable uid skipped: {tally.skipped}")
+        if absent:
+            listed = ", ".join(f"{name} ({tally.absent[name]})" for name in absent)
+            parts.append(f"fields absent from some cameras: {listed}")
+        level = logging.WARNING if unusable or tally.skipped else logging.INFO
+        log.log(level, "camera list: %s", "; ".join(parts) or "every field present and understood")
 
     async def poll_inventory(self) -> None:
         try:
-            cameras = await self.fetch_cameras()
+            listed = await self.camera_records()
         finally:
             self._inventory_tried.set()
-        if not cameras and self.cameras:
+        records = listed
+        if self.shard.sharded:
+            # tallied and published by the shard owning the camera, so shards add up to the fleet
+            records = [r for r in listed if self._owns_record(r)]
+        cameras, tally = parse_cameras(records)
+        self._count_bad(tally)
+        others = self.shard.sharded and any(_record_uid(r) for r in listed)
+        if not cameras and self.cameras and not others:
             # a glitch that empties the list must not wipe every camera and its 90-day archive cache
             raise CheckFailed(
                 "bad_payload",
                 f"the camera list came back empty after {len(self.cameras)} cameras; "
                 "keeping the previous inventory",
             )
-        if self.shard.sharded:
-            cameras = {uid: c for uid, c in cameras.items() if self.shard.owns(uid)}
         self.publish_inventory(cameras)
+        self._fields_absent.replace([((f,), tally.absent[f]) for f in CAMERA_FIELDS], SOURCE)
+        self._fields_unusable.replace([((f,), tally.unusable[f]) for f in CAMERA_FIELDS], SOURCE)
         gone = [uid for uid in self.cameras if uid not in cameras]
         if gone:
             self._archive.drop(gone)
@@ -208,6 +313,11 @@ class RtApiSource(Source):
         self.cameras = cameras
         self._inventory_known = True
         log.debug("inventory: %d cameras, %d gone", len(cameras), len(gone))
+
+    def _owns_record(self, record: object) -> bool:
+        """A camera record belongs to the shard of its uid (shard 0 when it has none)."""
+        uid = _record_uid(record)
+        return self.shard.owns(uid) if uid else self.shard.index == 0
 
     def publish_inventory(self, cameras: dict[str, Camera]) -> None:
         info, online, alive, since, card, problem = [], [], [], [], [], []
@@ -236,33 +346,64 @@ class RtApiSource(Source):
 
     # -- baked archives --------------------------------------------------------------------------
     async def poll_baked(self) -> None:
+        """Count the newest baked archives by status, paging by the items each page brought.
+
+        A short page ends the list only when the server confirms it (its `total` reached): a server
+        that caps `limit` below what was asked would otherwise look finished after its first page,
+        and an echoed `limit` may be the one asked, not the one applied. Without a total the next
+        page is asked for, and an empty one ends the list, as does a page that repeats the one
+        before.
+        """
         client = self._clients["baked_archives"]
+        limit = self.config.baked_page_size
         counts: Counter[str] = Counter()
-        bad = 0
-        offset = 0
+        bad = offset = pages = 0
+        seen: set[object] = set()
+        previous: list[object] = []
         while offset < BAKED_MAX:
-            items = await client.get_json(
-                "/v1/user/baked_archives.json",
+            if pages >= self.config.max_pages:
+                raise CheckFailed(
+                    "page_limit",
+                    f"baked archives: {pages} pages read and no end (max_pages); counts unchanged",
+                )
+            page = await client.get_json(
+                BAKED_PATH,
                 {
                     "offset": offset,
-                    "limit": BAKED_PAGE,
+                    "limit": limit,
                     "sort_column": "updated_at",
                     "sort_order": "desc",
                 },
                 parse=parse_baked_archives,
             )
+            pages += 1
+            items = page.items[: BAKED_MAX - offset]
+            if not items:
+                break
+            ids = {(type(i), i) for item in items if isinstance(i := _item_id(item), int | str)}
+            if items == previous or (ids and ids <= seen):
+                # an API that ignores `offset` (and maybe `limit`) sends the same page again: what
+                # came before is all there is to count
+                log.warning(
+                    "baked archives: the page at offset %d repeats earlier items (the API seems "
+                    "to ignore `offset`); counting the %d received before it",
+                    offset,
+                    offset,
+                )
+                break
+            seen |= ids
+            previous = items
             for item in items:
                 if self.shard.sharded and not self._owns_baked(item):
                     continue
-                status = item.get("status") if isinstance(item, dict) else None
-                name = BAKED_ARCHIVE_STATUSES.get(status) if isinstance(status, int) else None
-                if name is None:
+                status = baked_status(item)
+                if status is None:
                     bad += 1
                 else:
-                    counts[name] += 1
-            if len(items) < BAKED_PAGE:
-                break
-            offset += BAKED_PAGE
+                    counts[BAKED_ARCHIVE_STATUSES[status]] += 1
+            offset += len(items)
+            if page.total is not None and offset >= page.total:
+                break  # the server's own count: no need to ask for the empty page
         if bad:
             log.warning("baked archives: skipped %d record(s) with an unknown status", bad)
             self._recorder.get(SOURCE, "baked_archives").count("bad_payload", bad)
@@ -286,7 +427,7 @@ class RtApiSource(Source):
         window_start = now - cfg.archive_days * DAY
         query_since = tail_since(entry, now, cfg.archive_days, int(cfg.archive_overlap))
         query_head = head_till(entry)
-        path = f"/v1/user/cameras/{quote(uid, safe='')}/estore_fragments.json"
+        path = FRAGMENTS_PATH.format(uid=quote(uid, safe=""))
 
         async def fetch(since: int, till: int) -> tuple[np.ndarray, np.ndarray]:
             frag_since, frag_till, skipped = await self._clients["archive"].get_json(
@@ -375,3 +516,29 @@ class RtApiSource(Source):
             stats = await loop.run_in_executor(None, analyse, fleet, now, windows, threshold)
             for row, (uid, entry) in enumerate(batch):
                 self._archive.publish(uid, stats, row, entry.fetched_at)
+
+
+def parse_cameras(records: list[object]) -> tuple[dict[str, Camera], FieldTally]:
+    """Camera records -> cameras by uid (pages can shift while read: the first sighting wins)."""
+    tally = FieldTally()
+    cameras: dict[str, Camera] = {}
+    for record in records:
+        camera = parse_camera(record, tally)
+        if camera is not None:
+            cameras.setdefault(camera.uid, camera)
+    return cameras, tally
+
+
+def _uids(records: list[object]) -> set[str]:
+    return {
+        uid for r in records if isinstance(r, dict) and isinstance(uid := r.get("uid"), str) and uid
+    }
+
+
+def _record_uid(record: object) -> str | None:
+    uid = record.get("uid") if isinstance(record, dict) else None
+    return read_text(uid) or None if uid is not None else None
+
+
+def _item_id(item: object) -> object:
+    return item.get("id") if isinstance(item, dict) else None
