@@ -63,6 +63,15 @@ BAKED_ARCHIVES = gauge(
     "Baked (exported) archives by status among the newest fetched from the platform.",
     ("status",),
 )
+BAKED_ARCHIVE_CREATED = gauge(
+    "vigil_baked_archive_created_timestamp_seconds",
+    "Unix time a baked archive that is not DONE was requested; one series per archive, bounded.",
+    ("archive", "camera", "status"),
+)
+BAKED_ARCHIVES_UNLISTED = gauge(
+    "vigil_baked_archives_unlisted",
+    "Baked archives not DONE without a series of their own (beyond the bound, or no id or time).",
+)
 
 # archive integrity, one partition per camera
 _WINDOW = ("camera", "window")
@@ -130,6 +139,8 @@ FAMILIES = (
     CAMERA_CARD_STATE,
     CAMERA_CARD_PROBLEM,
     BAKED_ARCHIVES,
+    BAKED_ARCHIVE_CREATED,
+    BAKED_ARCHIVES_UNLISTED,
     *(family for family, _ in ARCHIVE_PER_WINDOW),
     ARCHIVE_DEPTH,
     ARCHIVE_LAST_END,

@@ -30,10 +30,13 @@ from exporter.sources.rt_api.archive import (
     merge_fetch,
     tail_since,
 )
+from exporter.sources.rt_api.baked import not_done
 from exporter.sources.rt_api.config import RtApiConfig
 from exporter.sources.rt_api.metrics import (
+    BAKED_ARCHIVE_CREATED,
     BAKED_ARCHIVE_STATUSES,
     BAKED_ARCHIVES,
+    BAKED_ARCHIVES_UNLISTED,
     CAMERA_ALIVE,
     CAMERA_CARD_PROBLEM,
     CAMERA_CARD_STATE,
@@ -81,6 +84,8 @@ class RtApiSource(Source):
         self._card_state = metrics.family(CAMERA_CARD_STATE)
         self._card_problem = metrics.family(CAMERA_CARD_PROBLEM)
         self._baked = metrics.family(BAKED_ARCHIVES)
+        self._baked_created = metrics.family(BAKED_ARCHIVE_CREATED)
+        self._baked_unlisted = metrics.family(BAKED_ARCHIVES_UNLISTED)
         self._archive = ArchiveFamilies(metrics)
         backoff_base = context.options.get("backoff_base")
         session: aiohttp.ClientSession = context.session
@@ -238,6 +243,7 @@ class RtApiSource(Source):
     async def poll_baked(self) -> None:
         client = self._clients["baked_archives"]
         counts: Counter[str] = Counter()
+        owned: list[object] = []  # this shard's archives, for the list of those not DONE
         bad = 0
         offset = 0
         while offset < BAKED_MAX:
@@ -254,6 +260,7 @@ class RtApiSource(Source):
             for item in items:
                 if self.shard.sharded and not self._owns_baked(item):
                     continue
+                owned.append(item)
                 status = item.get("status") if isinstance(item, dict) else None
                 name = BAKED_ARCHIVE_STATUSES.get(status) if isinstance(status, int) else None
                 if name is None:
@@ -269,6 +276,13 @@ class RtApiSource(Source):
         self._baked.replace(
             [((name,), counts[name]) for name in BAKED_ARCHIVE_STATUSES.values()], SOURCE
         )
+        self._publish_not_done(owned)
+
+    def _publish_not_done(self, items: list[object]) -> None:
+        """One series per baked archive not DONE, bounded; the rest counted (rt_api/baked.py)."""
+        listed, left_out = not_done(items)
+        self._baked_created.replace(listed, SOURCE)
+        self._baked_unlisted.replace([((), left_out)], SOURCE)
 
     def _owns_baked(self, item: object) -> bool:
         """A baked archive is counted by the shard of its camera (shard 0 when it names none), so
