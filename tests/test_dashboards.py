@@ -832,3 +832,33 @@ def test_the_camera_list_search_finds_a_camera_by_address_or_serial_number(demo_
         with_state = {s["metric"]["camera"] for s in card_states if s["metric"]["state"] == state}
         rows = camera_list(prom, folder, card=regex_escape(state))
         assert {r["metric"]["camera"] for r in rows} == with_state
+
+
+def test_grafana_provisions_the_english_and_the_russian_folder():
+    """Each provider of dashboards/provisioning/dashboards.yml reads, in docker-compose.yml's
+    Grafana, the dashboards of one language and only those (Grafana reads a path recursively)."""
+    providers = yaml.safe_load(
+        (ROOT / "dashboards" / "provisioning" / "dashboards.yml").read_text()
+    )["providers"]
+    grafana = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["grafana"]
+    mounts = {}
+    for volume in grafana["volumes"]:
+        source, target = volume.split(":")[:2]
+        mounts[target] = source
+    masked = set(grafana.get("tmpfs", []))
+    seen = {}
+    for provider in providers:
+        path = provider["options"]["path"]
+        source = ROOT / mounts[path]
+        # what Grafana walks: the mounted directory, minus what another mount hides in it
+        files = {
+            p.name
+            for p in source.rglob("*.json")
+            if not any(f"{path}/{p.relative_to(source).parent}".startswith(m) for m in masked)
+        }
+        uids = {load(source / name)["uid"] for name in files}
+        seen[provider["folder"]] = uids
+    assert seen == {
+        "Vigil": set(EXPECTED.values()),
+        "Vigil (русский)": {uid + "-ru" for uid in EXPECTED.values()},
+    }
