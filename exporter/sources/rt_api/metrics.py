@@ -63,6 +63,15 @@ BAKED_ARCHIVES = gauge(
     "Baked (exported) archives by status among the newest fetched from the platform.",
     ("status",),
 )
+BAKED_ARCHIVE_CREATED = gauge(
+    "vigil_baked_archive_created_timestamp_seconds",
+    "Unix time a baked archive that is not DONE was requested; one series per archive, bounded.",
+    ("archive", "camera", "status"),
+)
+BAKED_ARCHIVES_UNLISTED = gauge(
+    "vigil_baked_archives_unlisted",
+    "Baked archives not DONE without a series of their own (beyond the bound, or no id or time).",
+)
 
 # how the camera list was read: one series per field Vigil reads (payloads.CAMERA_FIELDS), so a field
 # the platform never sends shows on the first day instead of as a series that silently never appears
@@ -145,6 +154,8 @@ FAMILIES = (
     BAKED_ARCHIVES,
     FIELDS_ABSENT,
     FIELDS_UNUSABLE,
+    BAKED_ARCHIVE_CREATED,
+    BAKED_ARCHIVES_UNLISTED,
     *(family for family, _ in ARCHIVE_PER_WINDOW),
     ARCHIVE_DEPTH,
     ARCHIVE_LAST_END,

@@ -36,10 +36,13 @@ from exporter.sources.rt_api.archive import (
     merge_fetch,
     tail_since,
 )
+from exporter.sources.rt_api.baked import not_done
 from exporter.sources.rt_api.config import RtApiConfig
 from exporter.sources.rt_api.metrics import (
+    BAKED_ARCHIVE_CREATED,
     BAKED_ARCHIVE_STATUSES,
     BAKED_ARCHIVES,
+    BAKED_ARCHIVES_UNLISTED,
     CAMERA_ALIVE,
     CAMERA_CARD_PROBLEM,
     CAMERA_CARD_STATE,
@@ -102,6 +105,8 @@ class RtApiSource(Source):
         self._baked = metrics.family(BAKED_ARCHIVES)
         self._fields_absent = metrics.family(FIELDS_ABSENT)
         self._fields_unusable = metrics.family(FIELDS_UNUSABLE)
+        self._baked_created = metrics.family(BAKED_ARCHIVE_CREATED)
+        self._baked_unlisted = metrics.family(BAKED_ARCHIVES_UNLISTED)
         self._archive = ArchiveFamilies(metrics)
         self._page_size = config.page_size  # lowered for good when the API refuses it
         self._field_report = ""  # the last logged description of absent and unusable fields
@@ -360,6 +365,7 @@ class RtApiSource(Source):
         bad = offset = pages = 0
         seen: set[object] = set()
         previous: list[object] = []
+        owned: list[object] = []  # this shard's archives, for the list of those not DONE
         while offset < BAKED_MAX:
             if pages >= self.config.max_pages:
                 raise CheckFailed(
@@ -396,6 +402,7 @@ class RtApiSource(Source):
             for item in items:
                 if self.shard.sharded and not self._owns_baked(item):
                     continue
+                owned.append(item)
                 status = baked_status(item)
                 if status is None:
                     bad += 1
@@ -410,6 +417,13 @@ class RtApiSource(Source):
         self._baked.replace(
             [((name,), counts[name]) for name in BAKED_ARCHIVE_STATUSES.values()], SOURCE
         )
+        self._publish_not_done(owned)
+
+    def _publish_not_done(self, items: list[object]) -> None:
+        """One series per baked archive not DONE, bounded; the rest counted (rt_api/baked.py)."""
+        listed, left_out = not_done(items)
+        self._baked_created.replace(listed, SOURCE)
+        self._baked_unlisted.replace([((), left_out)], SOURCE)
 
     def _owns_baked(self, item: object) -> bool:
         """A baked archive is counted by the shard of its camera (shard 0 when it names none), so
