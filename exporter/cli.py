@@ -65,6 +65,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     for plugin in plugins():
         state = "on" if getattr(config, plugin.section) is not None else "off"
         print(f"  {plugin.name} (section {plugin.section}): {state}, {plugin.doc}")
+        if getattr(config, plugin.section) is not None:
+            for line in plugin.describe(config):
+                print(f"    {line}")
     print(summarize(config))
     if web is None:
         print("web: no web config file: plain HTTP, no basic auth (see --web.config.file)")
