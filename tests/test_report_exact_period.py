@@ -173,3 +173,29 @@ def test_period_figures_from_the_days_equal_the_period_analysed(case):
         f(daily.gap_at_end_seconds),
     )
     np.testing.assert_array_equal(got_longest, whole.longest_gap_seconds[:, 0])
+
+
+def test_days_from_an_older_exporter_fall_back_to_sums_and_whole_day_joins():
+    """Without the joining series (NaN) the figures are what they were before them."""
+    nan = np.nan
+    length = np.array([86400.0, 86400.0, 86400.0])
+    has = np.ones((1, 3), dtype=bool)
+    unknown = np.full((1, 3), nan)
+    # a gap from 21:00 over a whole day to 03:00: 3 h, 24 h, 3 h in the days' figures
+    longest = np.array([[3 * 3600.0, 86400.0, 3 * 3600.0]])
+    assert longest_gap(longest, length, unknown, unknown)[0] == 86400.0  # the lower bound
+    assert period_gaps(np.array([[1.0, 1.0, 1.0]]), unknown, unknown, has)[0] == 3
+    assert period_fragments(np.array([[5.0, 6.0, 7.0]]), unknown, has)[0] == 18
+    # with them: one gap of 30 h, fragments counted once
+    start = np.array([[0.0, 86400.0, 3 * 3600.0]])
+    end = np.array([[3 * 3600.0, 86400.0, 0.0]])
+    assert longest_gap(longest, length, start, end)[0] == 30 * 3600.0
+    assert period_gaps(np.array([[1.0, 1.0, 1.0]]), start, end, has)[0] == 1
+    assert period_fragments(np.array([[5.0, 6.0, 7.0]]), np.array([[5.0, 2.0, 3.0]]), has)[0] == 10
+    # a day without data in between: nothing joins across it
+    gap_day = np.array([[True, False, True]])
+    assert period_gaps(np.array([[1.0, nan, 1.0]]), start, end, gap_day)[0] == 2
+    assert (
+        period_fragments(np.array([[5.0, nan, 7.0]]), np.array([[5.0, nan, 3.0]]), gap_day)[0] == 12
+    )
+    assert np.isnan(longest_gap(np.full((1, 3), nan), length, unknown, unknown)[0])
