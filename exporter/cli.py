@@ -191,7 +191,8 @@ def cmd_p4_import_history(args: argparse.Namespace) -> int:
     print(
         f"{args.output}: {result.samples} samples from {result.rows} history rows of "
         f"{result.streams} streams on {result.servers} servers ({day(result.first)} .. "
-        f"{day(result.last)}), labels job={args.job!r} instance={args.instance!r}"
+        f"{day(result.last)}), labels job={args.job!r}"
+        + (f" instance={args.instance!r}" if args.instance else " (no instance label)")
     )
     return 0
 
