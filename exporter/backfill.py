@@ -4,7 +4,8 @@ Prometheus only knows what it scraped. This fetches the fleet's archive history 
 past calendar day in the configured time zone, and writes one sample per camera per day and series,
 stamped at the day's end, under the same names and labels the live exporter uses for the finished day
 (`window="yesterday"`): the sample at the end of day D says what D looked like, exactly as the live
-series does all through D+1. `promtool tsdb create-blocks-from openmetrics` turns the file into blocks.
+series does all through D+1. That includes the figures that join the days into exact periods
+(fragments started, gap at start and at end of the day). `promtool tsdb create-blocks-from openmetrics` turns the file into blocks.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from exporter.errors import CheckFailed
 from exporter.exposition import escape_label_value, family_header, format_value
 from exporter.service import client_session, compose
 from exporter.sources.rt_api.metrics import (
+    ARCHIVE_DAY_JOINS,
     ARCHIVE_DEPTH,
     ARCHIVE_PER_WINDOW,
     CAMERA_INFO,
@@ -114,7 +116,7 @@ def write_openmetrics(
                 f"{prefix}{int(v)} {end}\n" for v, end in zip(depth[row], ends, strict=True)
             )
             samples += len(ends)
-    for spec, attribute in ARCHIVE_PER_WINDOW:
+    for spec, attribute in (*ARCHIVE_PER_WINDOW, *ARCHIVE_DAY_JOINS):
         out.write(_header(spec))
         values: np.ndarray = getattr(stats, attribute)
         for row, uid in enumerate(uids):

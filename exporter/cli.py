@@ -65,6 +65,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     for plugin in plugins():
         state = "on" if getattr(config, plugin.section) is not None else "off"
         print(f"  {plugin.name} (section {plugin.section}): {state}, {plugin.doc}")
+        if getattr(config, plugin.section) is not None:
+            for line in plugin.describe(config):
+                print(f"    {line}")
     print(summarize(config))
     if web is None:
         print("web: no web config file: plain HTTP, no basic auth (see --web.config.file)")
@@ -146,6 +149,51 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_PARTIAL
+    return 0
+
+
+def cmd_p4_import_history(args: argparse.Namespace) -> int:
+    import time
+    from datetime import datetime
+    from pathlib import Path
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from exporter.configkit import parse_duration
+    from exporter.p4_history import HistoryError, import_history
+
+    try:
+        tz = ZoneInfo(args.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        print(f"vigil p4-import-history: unknown --timezone {args.timezone!r}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        step = parse_duration(args.step)
+    except ValueError as exc:
+        print(f"vigil p4-import-history: --step: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        result = import_history(
+            Path(args.database),
+            Path(args.output),
+            tz=tz,
+            step=step,
+            job=args.job,
+            instance=args.instance,
+            now=time.time(),
+        )
+    except HistoryError as exc:
+        print(f"vigil p4-import-history: {exc}; nothing written", file=sys.stderr)
+        return EXIT_CONFIG
+
+    def day(t: float | None) -> str:
+        return datetime.fromtimestamp(t, tz).date().isoformat() if t is not None else "-"
+
+    print(
+        f"{args.output}: {result.samples} samples from {result.rows} history rows of "
+        f"{result.streams} streams on {result.servers} servers ({day(result.first)} .. "
+        f"{day(result.last)}), labels job={args.job!r}"
+        + (f" instance={args.instance!r}" if args.instance else " (no instance label)")
+    )
     return 0
 
 
@@ -361,6 +409,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-c", "--config", required=True, metavar="FILE", help="path to vigil.yml")
     p.add_argument("--server", help="only this server (its name in the configuration)")
     p.set_defaults(func=cmd_p4_login)
+
+    p = sub.add_parser(
+        "p4-import-history",
+        help="write the old P4 Stream Monitor's SQLite history as OpenMetrics for promtool",
+    )
+    p.add_argument("database", metavar="OLD.db", help="the old monitor's instance/prod.db")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="e.g. p4-history.om")
+    p.add_argument(
+        "--timezone",
+        default="Europe/Moscow",
+        help="the zone the old monitor's host kept its local times in (default Europe/Moscow)",
+    )
+    p.add_argument(
+        "--step",
+        default="5m",
+        help="one sample this often between history rows (default 5m: a continuous line)",
+    )
+    p.add_argument("--job", default="vigil", help="job label, as in prometheus.yml (default vigil)")
+    p.add_argument(
+        "--instance", default=None, help="instance label: the exporter's scrape target (none)"
+    )
+    p.set_defaults(func=cmd_p4_import_history)
 
     p = sub.add_parser(
         "simulate",

@@ -123,7 +123,25 @@ def parse_config(
 ) -> Any:
     """Parse config text. Relative ``*_file`` paths resolve against ``base_dir`` (else cwd).
     Checks across keys (the sources' own, shards) run too, their errors with this file's lines."""
-    return parse_yaml(text, Config, source_name, env, base_dir, check=check_across_keys)
+    base = Path(base_dir) if base_dir is not None else None
+
+    def finish(config: Any) -> Any:
+        config = expand_files(config, base, env)
+        check_across_keys(config)
+        return config
+
+    return parse_yaml(text, Config, source_name, env, base_dir, check=finish)
+
+
+def expand_files(config: Any, base_dir: Path | None, env: Mapping[str, str] | None) -> Any:
+    """The config with the files its sections name read in (relative to vigil.yml's folder)."""
+    for plugin in plugins():
+        section = getattr(config, plugin.section)
+        if section is not None and plugin.expand is not None:
+            config = dataclasses.replace(
+                config, **{plugin.section: plugin.expand(section, base_dir, env)}
+            )
+    return config
 
 
 def check_across_keys(config: Any) -> None:

@@ -524,8 +524,9 @@ def parse_yaml(
     check: Callable[[Any], None] | None = None,
 ) -> Any:
     """Parse config text into `root`. Relative ``*_file`` paths resolve against ``base_dir``.
-    `check` validates across keys afterwards; a ConfigError it raises for a key is given this
-    file's name and the key's line."""
+    `check` validates across keys afterwards and may return the config completed; a ConfigError
+    it raises for a key is given this file's name and the key's line (one that names its own
+    line, from a file the config points to, passes unchanged)."""
     node = compose_yaml(text, source_name)
     if node is None or node.tag == _TAG + "null":  # empty file, or just "---"
         return root()
@@ -539,14 +540,19 @@ def parse_yaml(
     config = loader.load(node, root, "")
     if check is not None:
         try:
-            check(config)
+            checked = check(config)
         except ConfigError as e:
+            if e.line is not None:  # located already, e.g. in a file the config names
+                raise
+
             key, line = e.key or "", None
             while key and line is None:  # the key's own line, or its nearest parent's
                 line = loader.lines.get(key)
                 parent = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", key)
                 key = parent if parent != key else ""
             raise ConfigError(e.message, key=e.key, line=line, source=source_name) from None
+        if checked is not None:  # the check may return the config completed (files read in)
+            config = checked
     return config
 
 

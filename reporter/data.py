@@ -29,6 +29,10 @@ DAILY = (
     ("gaps", rt.ARCHIVE_GAPS.name),
     ("longest_gap", rt.ARCHIVE_LONGEST_GAP.name),
     ("gap_time", rt.ARCHIVE_GAP_SECONDS.name),
+    # what joins the days into exact period figures (reporter/figures.py)
+    ("fragments_started", rt.ARCHIVE_FRAGMENTS_STARTED.name),
+    ("gap_at_start", rt.ARCHIVE_GAP_AT_START.name),
+    ("gap_at_end", rt.ARCHIVE_GAP_AT_END.name),
 )
 DAILY_WINDOW = rt.DAILY_WINDOW
 INFO_FIELDS = ("name", "sn", "vendor", "model", "address", "datacenter")

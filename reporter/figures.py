@@ -5,13 +5,21 @@ Definitions (docs/reporter.md repeats them for readers of the workbook):
 * A camera-day *has data* when Prometheus holds its recorded seconds for that day. Days without data
   are left out of every sum and of the coverage's denominator: they are "no data", not 0 %.
 * coverage = sum of recorded seconds / sum of the lengths of the days with data.
-* fragments, gaps: sums of the daily counts. A fragment or gap that crosses midnight is counted in
-  every day it touches (the daily figures cannot tell it apart from two).
+* fragments: distinct fragments overlapping the period, counted once however many midnights they
+  cross: the first day's fragments, then for each later day the fragments that start in it. After
+  a day without data the day's own count stands in (a fragment reaching over the missing day is
+  then counted again).
+* gaps: gaps overlapping the period, each once: the sum of the daily counts minus the midnights a
+  gap is open at (the day before ends in a gap, the day after begins in it; both days with data).
 * gap time: sum of the daily gap seconds, exact for the period (days do not overlap).
-* longest gap: the larger of the longest daily gap and the total length of the longest run of
-  consecutive days that one gap covers entirely (a day whose longest gap is the whole day). A
-  lower bound of the longest real gap: the parts of a gap in partly recorded days around midnight
-  are not joined, because the daily figures do not say where in the day a gap lies.
+* longest gap: the longest overlap of one gap with the period: the largest daily one, or a gap
+  joined across midnights (its part at the end of one day, the whole days it covers, its part at
+  the start of the day it ends in). A 30-hour outage from 21:00 to 03:00 two days later is 30 h.
+
+The joins read three daily series the exporter publishes for the finished day (fragments started,
+gap at start, gap at end; docs/metrics.md). Days from an exporter older than them have none: then
+a fragment or gap crossing midnight counts in every day it touches, and only gaps covering whole
+days are joined (the figures are lower or upper bounds, as before those series existed).
 """
 
 from __future__ import annotations
@@ -56,17 +64,66 @@ def _sum(values: np.ndarray, has_data: np.ndarray) -> np.ndarray:
     return out
 
 
-def longest_gap(longest_daily: np.ndarray, day_length: np.ndarray) -> np.ndarray:
-    """Per camera: max(longest daily gap, longest run of whole days inside one gap, in seconds)."""
-    daily_max = np.where(np.isnan(longest_daily), -1.0, longest_daily).max(axis=1, initial=-1.0)
-    whole = longest_daily == day_length[None, :]  # NaN compares False: no data breaks a run
-    best = np.zeros(len(longest_daily))
-    run = np.zeros(len(longest_daily))
-    for col in range(longest_daily.shape[1]):
-        run = np.where(whole[:, col], run + day_length[col], 0.0)
-        np.maximum(best, run, out=best)
-    out = np.maximum(daily_max, best)
-    out[daily_max < 0] = np.nan
+def period_fragments(
+    fragments: np.ndarray, started: np.ndarray, has_data: np.ndarray
+) -> np.ndarray:
+    """Distinct fragments overlapping the period: (cameras, days) daily figures -> (cameras,)."""
+    after_data = np.zeros_like(has_data)
+    after_data[:, 1:] = has_data[:, :-1]
+    # a day after a day with data adds the fragments starting in it; otherwise all it overlaps
+    per_day = np.where(after_data & ~np.isnan(started), started, fragments)
+    return _sum(per_day, has_data)
+
+
+def _crossings(at_start: np.ndarray, at_end: np.ndarray, has_data: np.ndarray) -> np.ndarray:
+    """(cameras, days - 1): a gap is open at the midnight between day j and day j + 1."""
+    both = has_data[:, :-1] & has_data[:, 1:]
+    return both & (at_end[:, :-1] > 0) & (at_start[:, 1:] > 0)  # NaN compares False
+
+
+def period_gaps(
+    gaps: np.ndarray, at_start: np.ndarray, at_end: np.ndarray, has_data: np.ndarray
+) -> np.ndarray:
+    """Gaps overlapping the period, each counted once: (cameras, days) -> (cameras,)."""
+    total = _sum(gaps, has_data)
+    return total - _crossings(at_start, at_end, has_data).sum(axis=1)
+
+
+def longest_gap(
+    longest_daily: np.ndarray,
+    day_length: np.ndarray,
+    at_start: np.ndarray | None = None,
+    at_end: np.ndarray | None = None,
+) -> np.ndarray:
+    """Per camera: the longest overlap of one gap with the period (NaN without data).
+
+    A gap open at a midnight is joined with the day after: its part at the end of the day before,
+    the whole days it covers, its part at the start of the day it ends in. Without the at-start
+    and at-end figures (NaN), a day whose longest gap is the whole day stands for both, so whole
+    days still join as before those series existed.
+    """
+    n_cam, n_days = longest_daily.shape
+    if at_start is None:
+        at_start = np.full((n_cam, n_days), np.nan)
+    if at_end is None:
+        at_end = np.full((n_cam, n_days), np.nan)
+    whole = longest_daily == day_length[None, :]  # NaN compares False: no data breaks a chain
+    start = np.where(np.isnan(at_start), np.where(whole, day_length[None, :], 0.0), at_start)
+    end = np.where(np.isnan(at_end), np.where(whole, day_length[None, :], 0.0), at_end)
+    has = ~np.isnan(longest_daily)
+    start = np.where(has, start, 0.0)
+    end = np.where(has, end, 0.0)
+    best = np.where(has, longest_daily, -1.0).max(axis=1, initial=-1.0)
+    run = np.zeros(n_cam)  # the open gap's length up to the previous midnight (0: none)
+    for col in range(n_days):
+        length = day_length[col]
+        through = (run > 0) & (start[:, col] >= length)  # the gap covers this whole day
+        ends_here = (run > 0) & (start[:, col] > 0) & ~through
+        np.maximum(best, np.where(ends_here, run + start[:, col], -1.0), out=best)
+        run = np.where(through, run + length, np.where(end[:, col] > 0, end[:, col], 0.0))
+        np.maximum(best, np.where(has[:, col], run, -1.0), out=best)
+    out = best.astype(np.float64)
+    out[~has.any(axis=1)] = np.nan
     return out
 
 
@@ -88,9 +145,14 @@ def compute(data: ReportData) -> Figures:
         days_with_data=days_with_data,
         recorded=recorded,
         coverage=coverage,
-        fragments=_sum(daily["fragments"], has_data),
-        gaps=_sum(daily["gaps"], has_data),
-        longest_gap=longest_gap(np.where(has_data, daily["longest_gap"], np.nan), day_length),
+        fragments=period_fragments(daily["fragments"], daily["fragments_started"], has_data),
+        gaps=period_gaps(daily["gaps"], daily["gap_at_start"], daily["gap_at_end"], has_data),
+        longest_gap=longest_gap(
+            np.where(has_data, daily["longest_gap"], np.nan),
+            day_length,
+            daily["gap_at_start"],
+            daily["gap_at_end"],
+        ),
         gap_time=_sum(daily["gap_time"], has_data),
         band=[],
         reasons=[],

@@ -1,8 +1,16 @@
 """A fake P4Python (`P4`, `P4Exception`) for the P4 client tests: same attributes, same
-list-of-dicts-with-string-values answers and P4Python-like error texts, backed by a FakeServer."""
+list-of-dicts-with-string-values answers and P4Python-like error texts, backed by a FakeServer.
+
+Streams carry a spec (`Paths`, `Parent`), depot files a head revision (size, action), and a stream
+workspace's view is generated from its stream as the server does it: `share`/`isolate`/`public`
+paths of the stream, `import` paths from elsewhere, `exclude` paths left out, and a virtual stream
+filtering its parent's view. `p4 sizes -s //ws/...` sums the head revisions that view maps, deleted
+ones left out; a stream whose view maps nothing answers with a warning only, like the server.
+"""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -17,6 +25,9 @@ NOT_LOGGED_IN = "Perforce password (P4PASSWD) invalid or unset."
 EXPIRED = "Your session has expired, please login again."
 BAD_PASSWORD = "Password invalid."
 UNKNOWN_STREAM = "Stream '{stream}' isn't a known stream."
+NO_PERMISSION = "You don't have permission for this operation."
+UNKNOWN_CLIENT = "Client '{client}' unknown - use 'client' command to create it."
+DELETED = ("delete", "move/delete")
 
 DEFAULT_STREAMS = [
     {"Stream": "//depot/main", "Type": "mainline", "Name": "main", "Parent": "none"},
@@ -25,6 +36,12 @@ DEFAULT_STREAMS = [
     {"Stream": "//depot/virt", "Type": "virtual", "Name": "virt", "Parent": "//depot/main"},
     {"Stream": "//games/main", "Type": "mainline", "Name": "main", "Parent": "none"},
 ]
+
+
+def _rel_regex(pattern: str) -> re.Pattern[str]:
+    """A stream path's pattern (relative to the stream root): `...` anything, `*` no slash."""
+    out = re.escape(pattern).replace(re.escape("..."), ".*").replace(re.escape("*"), "[^/]*")
+    return re.compile(out)
 
 
 class P4Exception(Exception):
@@ -55,6 +72,9 @@ class FakeServer:
         default_factory=lambda: [dict(s) for s in DEFAULT_STREAMS]
     )
     sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # stream -> (files, bytes)
+    files: dict[str, tuple[int, str]] = field(default_factory=dict)  # depot file -> (size, action)
+    clients: dict[str, str] = field(default_factory=dict)  # workspace -> its stream
+    denied: set[str] = field(default_factory=set)  # streams the user may not read
     lazy_bytes: dict[str, int] = field(default_factory=dict)  # bytes left out by -z
     up: bool = True
     logged_in: bool = True
@@ -94,6 +114,7 @@ class P4:
         self.exception_level = 2
         self.prog = "unnamed p4-python script"
         self.tagged = True
+        self.client = ""
 
     # -- connection
     def connect(self) -> P4:
@@ -121,19 +142,105 @@ class P4:
     # -- commands
     def run_streams(self, *args: str) -> list[dict[str, str]]:
         self._command("streams", args)
-        # like the server: a pattern that matches nothing returns every stream
-        return [dict(s) for s in self._server.streams]
+        rows = [{k: v for k, v in s.items() if isinstance(v, str)} for s in self._server.streams]
+        if args[:1] == ("-F",):  # the server filters: Name=<pattern>, * matching anything
+            field_name, _, pattern = args[1].partition("=")
+            assert field_name == "Name", args
+            regex = re.compile(".*".join(re.escape(part) for part in pattern.split("*")))
+            return [r for r in rows if regex.fullmatch(r.get("Name", ""))]
+        # like the server: a path pattern that matches nothing returns every stream
+        return rows
 
     def run_sizes(self, *args: str) -> list[dict[str, str]]:
         self._command("sizes", args)
+        server = self._server
         path = args[-1]
         stream = path.removesuffix("/...")
-        if stream not in self._server.sizes:
+        if self.client and path == f"//{self.client}/...":  # client syntax: through the view
+            stream = server.clients[self.client]
+            gate = server.block.get(f"sizes {stream}")
+            if gate is not None:
+                gate.wait(10)
+            if stream in server.denied:
+                raise _run_error(f"sizes {' '.join(args)}", NO_PERMISSION)
+            if stream not in server.sizes:
+                heads = [server.files[d] for d in self.view(stream).values()]
+                live = [size for size, action in heads if action not in DELETED]
+                if not live:  # a warning, which exception_level 1 does not raise
+                    return []
+                return [{"path": path, "fileCount": str(len(live)), "fileSize": str(sum(live))}]
+        if stream not in server.sizes:
             raise _run_error(f"sizes {' '.join(args)}", UNKNOWN_STREAM.format(stream=stream))
-        files, size = self._server.sizes[stream]
+        files, size = server.sizes[stream]
         if "-z" in args:
-            size -= self._server.lazy_bytes.get(stream, 0)
+            size -= server.lazy_bytes.get(stream, 0)
         return [{"path": path, "fileCount": str(files), "fileSize": str(size)}]
+
+    def run_clients(self, *args: str) -> list[dict[str, str]]:
+        self._command("clients", args)
+        name = args[-1]
+        return [{"client": name}] if name in self._server.clients else []
+
+    def fetch_client(self, *args: str) -> dict[str, Any]:
+        self._command("client", ("-o", *args))
+        stream, name = args[-2], args[-1]
+        self._spec(stream)
+        return {"Client": name, "Stream": stream, "Root": "/home/x", "Host": "buildhost"}
+
+    def save_client(self, spec: dict[str, Any]) -> list[str]:
+        self._command("client", ("-i",))
+        self._server.clients[spec["Client"]] = spec["Stream"]
+        return [f"Client {spec['Client']} saved."]
+
+    def run_client(self, *args: str) -> list[str]:
+        self._command("client", args)
+        assert args[:2] == ("-s", "-S"), args
+        stream, name = args[2], args[3]
+        if name not in self._server.clients:
+            raise _run_error(f"client {' '.join(args)}", UNKNOWN_CLIENT.format(client=name))
+        self._spec(stream)
+        self._server.clients[name] = stream
+        return [f"Client {name} switched."]
+
+    # -- the server's view of a stream workspace
+    def _spec(self, stream: str) -> dict[str, Any]:
+        for spec in self._server.streams:
+            if spec["Stream"] == stream:
+                return spec
+        raise _run_error("client", UNKNOWN_STREAM.format(stream=stream))
+
+    def view(self, stream: str) -> dict[str, str]:
+        """Workspace-relative path -> depot file, for every depot file the view maps."""
+        spec = self._spec(stream)
+        paths = list(spec.get("Paths", ["share ..."]))
+        if spec.get("Type") == "virtual":
+            base = self.view(spec["Parent"])
+            keep = [_rel_regex(p.split()[1]) for p in paths if p.split()[0] != "exclude"]
+            drop = [_rel_regex(p.split()[1]) for p in paths if p.split()[0] == "exclude"]
+            return {
+                rel: depot
+                for rel, depot in base.items()
+                if any(k.fullmatch(rel) for k in keep) and not any(d.fullmatch(rel) for d in drop)
+            }
+        root = stream + "/"
+        view: dict[str, str] = {}
+        for line in paths:
+            kind, rel_pattern, *depot = line.split()
+            if kind in ("share", "isolate", "public"):
+                pattern = _rel_regex(rel_pattern)
+                for path in self._server.files:
+                    if path.startswith(root) and pattern.fullmatch(path[len(root) :]):
+                        view[path[len(root) :]] = path
+            elif kind == "import":
+                source = depot[0] if depot else root + rel_pattern
+                rel_prefix, depot_prefix = rel_pattern[:-3], source[:-3]  # both end in "..."
+                for path in self._server.files:
+                    if path.startswith(depot_prefix):
+                        view[rel_prefix + path[len(depot_prefix) :]] = path
+            elif kind == "exclude":
+                pattern = _rel_regex(rel_pattern)
+                view = {rel: d for rel, d in view.items() if not pattern.fullmatch(rel)}
+        return view
 
     def run_login(self, *args: str) -> list[dict[str, str]]:
         self._command("login", args, check_ticket="-s" in args)

@@ -37,7 +37,16 @@ def reference(per_camera, now, windows, gap_threshold=60):
     n_win = len(windows)
     out = {
         name: np.zeros((len(per_camera), n_win), dtype=np.int64)
-        for name in ("recorded", "gaps", "longest", "gap_seconds", "fragments")
+        for name in (
+            "recorded",
+            "gaps",
+            "longest",
+            "gap_seconds",
+            "fragments",
+            "started",
+            "gap_at_start",
+            "gap_at_end",
+        )
     }
     out["coverage"] = np.zeros((len(per_camera), n_win))
     out["depth"] = np.zeros(len(per_camera), dtype=np.int64)
@@ -73,6 +82,10 @@ def reference(per_camera, now, windows, gap_threshold=60):
             out["longest"][c, w] = max(overlaps, default=0)
             out["gap_seconds"][c, w] = sum(overlaps)
             out["fragments"][c, w] = sum(1 for s, t in valid if min(t, b) - max(s, a) > 0)
+            out["started"][c, w] = sum(1 for s, _ in valid if a <= s < b)
+            # a gap open at a boundary began before it and ends after it
+            out["gap_at_start"][c, w] = sum(min(e, b) - a for s, e in gaps if s < a < e)
+            out["gap_at_end"][c, w] = sum(b - max(s, a) for s, e in gaps if s < b < e)
     return out
 
 
@@ -93,6 +106,9 @@ def assert_matches(per_camera, now, windows, gap_threshold=60):
         ("longest_gap_seconds", np.int64),
         ("gap_seconds", np.int64),
         ("fragments", np.int64),
+        ("fragments_started", np.int64),
+        ("gap_at_start_seconds", np.int64),
+        ("gap_at_end_seconds", np.int64),
         ("coverage_ratio", np.float64),
     ):
         assert getattr(got, field).shape == shape, field
@@ -103,6 +119,9 @@ def assert_matches(per_camera, now, windows, gap_threshold=60):
     np.testing.assert_array_equal(got.longest_gap_seconds, want["longest"])
     np.testing.assert_array_equal(got.gap_seconds, want["gap_seconds"])
     np.testing.assert_array_equal(got.fragments, want["fragments"])
+    np.testing.assert_array_equal(got.fragments_started, want["started"])
+    np.testing.assert_array_equal(got.gap_at_start_seconds, want["gap_at_start"])
+    np.testing.assert_array_equal(got.gap_at_end_seconds, want["gap_at_end"])
     np.testing.assert_array_equal(got.depth_seconds, want["depth"])
     assert got.depth_seconds.dtype == np.int64
     np.testing.assert_array_equal(got.last_end, want["last_end"])  # NaN == NaN here

@@ -80,12 +80,15 @@ async def test_backfilled_days_read_back_from_prometheus_with_the_analysed_value
     # the comparison below means something: partial days, gaps and empty days are all there
     partial = (expected.coverage_ratio > 0) & (expected.coverage_ratio < 1)
     assert partial.any() and expected.gaps.max() > 0 and (expected.coverage_ratio == 0).any()
+    # ... and gaps open at midnights, which the joining figures describe
+    assert expected.gap_at_end_seconds.max() > 0 and expected.gap_at_start_seconds.max() > 0
 
     text = history.read_text()
     assert text.endswith("# EOF\n")
     assert API_KEY not in text
-    # six daily archive families, the camera info and the depth, one sample per camera and day
-    assert text.count("\n") == 8 * 2 + 8 * len(uids) * DAYS + 1
+    # six daily archive families, the three that join days, the camera info and the depth, one
+    # sample per camera and day
+    assert text.count("\n") == 11 * 2 + 11 * len(uids) * DAYS + 1
 
     blocks = tmp_path / "blocks"
     result = subprocess.run(
@@ -112,6 +115,9 @@ async def test_backfilled_days_read_back_from_prometheus_with_the_analysed_value
                 ("vigil_camera_archive_longest_gap_seconds", expected.longest_gap_seconds),
                 ("vigil_camera_archive_gap_seconds", expected.gap_seconds),
                 ("vigil_camera_archive_fragments", expected.fragments),
+                ("vigil_camera_archive_fragments_started", expected.fragments_started),
+                ("vigil_camera_archive_gap_at_start_seconds", expected.gap_at_start_seconds),
+                ("vigil_camera_archive_gap_at_end_seconds", expected.gap_at_end_seconds),
             ):
                 rows = await query(f'{name}{{window="yesterday"}}', day.end)
                 got = {r["metric"]["camera"]: float(r["value"][1]) for r in rows}

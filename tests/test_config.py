@@ -599,20 +599,31 @@ def test_a_bad_url_error_never_echoes_a_password_written_in_it():
     assert "hunter2" not in str(info.value)
 
 
-@pytest.mark.parametrize("mask", ["*role*", "role", "//", "//depot", "/depot/*"])
-def test_a_stream_mask_without_its_depot_is_refused_naming_the_form_to_use(mask):
+@pytest.mark.parametrize(
+    ("mask", "says"),
+    [
+        ("//", "//DEPOT/NAME, e.g. //depot/*"),
+        ("//depot", "//DEPOT/NAME, e.g. //depot/*"),
+        ("/depot/*", "starts with a single '/'"),
+        ("  ", "must not be empty"),
+    ],
+)
+def test_a_stream_mask_of_neither_form_is_refused_naming_the_forms(mask, says):
     text = (
         f"p4:\n  servers:\n    - {{name: a, p4port: 'x:1666', p4user: u, stream_mask: '{mask}'}}\n"
     )
     with pytest.raises(ConfigError) as info:
         parse(text)
     assert info.value.key == "p4.servers[0].stream_mask"
-    assert "//DEPOT/NAME, e.g. //depot/" in str(info.value)
+    assert says in str(info.value)
 
 
-def test_a_stream_path_pattern_is_accepted():
-    text = "p4:\n  servers:\n    - {name: a, p4port: 'x:1666', p4user: u, stream_mask: '//depot/*role*'}\n"
-    assert parse(text).p4.servers[0].stream_mask == "//depot/*role*"
+@pytest.mark.parametrize("mask", ["//depot/*role*", "*role*", "role", "*dev*"])
+def test_a_stream_mask_is_a_path_or_a_name_pattern(mask):
+    text = (
+        f"p4:\n  servers:\n    - {{name: a, p4port: 'x:1666', p4user: u, stream_mask: '{mask}'}}\n"
+    )
+    assert parse(text).p4.servers[0].stream_mask == mask
 
 
 def test_a_cross_key_error_names_the_file_and_the_line_of_the_key(tmp_path):

@@ -83,12 +83,13 @@ def test_demo_serves_every_printed_url_and_stops_on_ctrl_c():
                 break
             time.sleep(1)
         assert black == {"lan-cam-01": "0", "lan-cam-02": "1"}
-        # the simulated Perforce servers: five streams each match the masks
+        # the simulated Perforce servers: five streams each match the masks, and //depot/*
+        # also the virtual stream, measured through its view
         text = get(urls["Metrics"])[1]
         p4 = re.findall(
             r'vigil_p4_stream_size_bytes\{server="(p4-sim-[ab])",stream="[^"]+"\}', text
         )
-        assert sorted(set(p4)) == ["p4-sim-a", "p4-sim-b"] and len(p4) == 10
+        assert sorted(set(p4)) == ["p4-sim-a", "p4-sim-b"] and len(p4) == 11
         assert get(urls["Alertmanager"] + "-/ready")[0] == 200
         assert get(urls["Simulated API"].split("  ")[0] + "/v1/health.json")[0] == 200
         # the simulated analytics platform (PostgreSQL is installed: required under CI)

@@ -63,22 +63,36 @@ def test_mask_regex_escapes_other_characters():
 # ------------------------------------------------------------------ sizes
 
 
-async def test_size_parses_string_answer(client: P4Client, server: FakeServer):
+async def test_size_is_one_summary_through_the_measuring_workspace(
+    client: P4Client, server: FakeServer
+):
     server.sizes["//depot/main"] = (1234, 567890)
     server.lazy_bytes["//depot/main"] = 500000
     assert await client.size("//depot/main") == (567890, 1234)
-    assert server.calls[-1][1:] == ("sizes", ("-s", "//depot/main/..."))
+    ws = client.measure_client
+    assert [c[1:] for c in server.calls[-5:]] == [
+        ("clients", ("-e", ws)),  # created once per connection, as a workspace of the stream
+        ("client", ("-o", "-S", "//depot/main", ws)),
+        ("client", ("-i",)),
+        ("client", ("-s", "-S", "//depot/main", ws)),  # the server regenerates the view
+        ("sizes", ("-s", f"//{ws}/...")),  # one summary row, never a file list
+    ]
     assert await client.size("//depot/main", exclude_lazy=True) == (67890, 1234)
-    assert server.calls[-1][1:] == ("sizes", ("-s", "-z", "//depot/main/..."))
+    assert [c[1:] for c in server.calls[-2:]] == [
+        ("client", ("-s", "-S", "//depot/main", ws)),
+        ("sizes", ("-s", "-z", f"//{ws}/...")),
+    ]
+    assert server.clients == {ws: "//depot/main"}
 
 
 async def test_size_garbled_answer_is_p4_error(client: P4Client, server: FakeServer):
     server.sizes["//depot/main"] = (1, 2)
+    await client.size("//depot/main")
     client._connection().p4.run_sizes = lambda *a: [{"path": "//depot/main/...", "fileSize": "x"}]
     with pytest.raises(P4Error) as err:
         await client.size("//depot/main")
     assert err.value.reason == "p4_error"
-    client._connection().p4.run_sizes = lambda *a: []
+    client._connection().p4.run_sizes = lambda *a: ["just text"]
     with pytest.raises(P4Error, match="unexpected answer"):
         await client.size("//depot/main")
 
@@ -88,6 +102,95 @@ async def test_unknown_stream(client: P4Client):
         await client.size("//depot/gone")
     assert err.value.reason == "unknown_stream"
     assert "p4main" in str(err.value)
+
+
+# ------------------------------------------------------------------ the view, as the old monitor measured
+
+VIEW_STREAMS = [
+    {"Stream": "//depot/main", "Type": "mainline", "Name": "main", "Paths": ["share ..."]},
+    {  # imports a library from another depot and leaves its docs out
+        "Stream": "//depot/role-client",
+        "Type": "development",
+        "Name": "role-client",
+        "Parent": "//depot/main",
+        "Paths": ["share ...", "import lib/... //libs/core/...", "exclude docs/..."],
+    },
+    {  # a virtual stream: its parent's view narrowed to src/, no files of its own
+        "Stream": "//depot/role-src",
+        "Type": "virtual",
+        "Name": "role-src",
+        "Parent": "//depot/role-client",
+        "Paths": ["share src/...", "share lib/...", "exclude lib/big/..."],
+    },
+    {
+        "Stream": "//depot/empty",
+        "Type": "development",
+        "Name": "empty-role",
+        "Paths": ["share ..."],
+    },
+]
+VIEW_FILES = {
+    "//depot/main/a.c": (100, "add"),
+    "//depot/role-client/src/x.c": (10, "edit"),
+    "//depot/role-client/src/gone.c": (5000, "delete"),  # deleted at head: left out
+    "//depot/role-client/src/moved.c": (7000, "move/delete"),  # moved away: left out
+    "//depot/role-client/docs/manual.pdf": (900, "add"),  # excluded by the stream
+    "//depot/role-client/README": (1, "add"),
+    "//libs/core/core.h": (20, "add"),  # imported
+    "//libs/core/big/blob.bin": (3000, "add"),  # imported, filtered out by the virtual stream
+    "//libs/other/x.h": (400, "add"),  # not imported
+}
+
+
+@pytest.fixture
+def view_server() -> FakeServer:
+    return FakeServer(streams=[dict(s) for s in VIEW_STREAMS], files=dict(VIEW_FILES))
+
+
+async def test_size_of_the_view_imports_excludes_deletes_and_virtual(view_server: FakeServer):
+    client = make_client(view_server)
+    try:
+        # src/x.c + README + lib/core.h + lib/big/blob.bin; not docs/, not the deleted heads
+        assert await client.size("//depot/role-client") == (10 + 1 + 20 + 3000, 4)
+        # the virtual stream through its view: src/ and lib/ of its parent, minus lib/big/
+        assert await client.size("//depot/role-src") == (10 + 20, 2)
+        assert await client.size("//depot/main") == (100, 1)
+        # one workspace, switched from stream to stream; created once
+        assert view_server.commands().count("clients") == 1
+        assert view_server.clients == {client.measure_client: "//depot/main"}
+        with pytest.raises(P4Error) as err:  # a view that maps nothing: a warning, no row
+            await client.size("//depot/empty")
+        assert err.value.reason == "empty_view"
+        view_server.denied.add("//depot/main")
+        with pytest.raises(P4Error) as err:
+            await client.size("//depot/main")
+        assert err.value.reason == "permission"
+    finally:
+        await client.close()
+
+
+async def test_name_mask_is_filtered_by_the_server(view_server: FakeServer):
+    client = make_client(view_server)
+    try:
+        streams = await client.streams("*role*", include_virtual=True)
+        assert view_server.calls[-1][1:] == ("streams", ("-F", "Name=*role*"))
+        assert [s.path for s in streams] == [
+            "//depot/role-client",
+            "//depot/role-src",
+            "//depot/empty",
+        ]
+        assert [s.path for s in await client.streams("*role*")] == [
+            "//depot/role-client",
+            "//depot/empty",
+        ]
+        # the old monitor's gotcha does not exist for names: nothing matches, nothing comes back
+        assert await client.streams("*nothing*", include_virtual=True) == []
+        # a path mask: as before, given to p4 streams and matched again here
+        paths = [s.path for s in await client.streams("//depot/role-*", include_virtual=True)]
+        assert view_server.calls[-1][1:] == ("streams", ("//depot/role-*",))
+        assert paths == ["//depot/role-client", "//depot/role-src"]
+    finally:
+        await client.close()
 
 
 # ------------------------------------------------------------------ tickets and login
@@ -174,6 +277,7 @@ async def test_connection_reused_across_calls(client: P4Client, server: FakeServ
     for _ in range(3):
         await client.size("//depot/main")
     assert server.commands().count("connect") == 1 and len(server.created) == 1
+    assert server.commands().count("clients") == 1  # the workspace is looked up once
 
 
 async def test_timeout_then_connection_rebuilt(server: FakeServer):
@@ -271,3 +375,5 @@ def test_classify_table():
     assert classify("//x/y - no such stream.") == "unknown_stream"
     assert classify("Path '//x/y' is not a stream.") == "unknown_stream"
     assert classify("Access for user 'bob' has not been enabled") == "p4_error"
+    assert classify("You don't have permission for this operation.") == "permission"
+    assert classify("//vigil_h/... - no such file(s).") == "empty_view"

@@ -89,6 +89,19 @@ async def test_every_camera_gets_its_figures_and_they_match_the_analysis(http, m
                 got = value(m, name, camera=uid, window=w.name)
                 assert got == pytest.approx(float(expected[row, col])), (name, uid, w.name)
 
+    # what joins the finished days into exact periods: for "yesterday" only, three series a camera
+    col = [w.name for w in windows].index("yesterday")
+    for name, expected in {
+        "vigil_camera_archive_fragments_started": stats.fragments_started,
+        "vigil_camera_archive_gap_at_start_seconds": stats.gap_at_start_seconds,
+        "vigil_camera_archive_gap_at_end_seconds": stats.gap_at_end_seconds,
+    }.items():
+        assert {lab["window"] for lab, _ in m[name]} == {"yesterday"}, name
+        assert len(m[name]) == len(uids), name
+        for row, uid in enumerate(uids):
+            got = value(m, name, camera=uid, window="yesterday")
+            assert got == float(expected[row, col]), (name, uid)
+
     for uid in truth["no_archive"]:
         assert value(m, "vigil_camera_archive_coverage_ratio", camera=uid, window="1d") == 0
         assert value(m, "vigil_camera_archive_depth_seconds", camera=uid) == 0

@@ -21,6 +21,14 @@ Definitions (the tests check them against a second-by-second reference):
   its clipped part); gap seconds are the total overlap of the gaps with the window; fragments
   counts distinct valid fragments (exact duplicate ``(since, clipped
   till)`` pairs once) overlapping the window by a positive length.
+* What joins consecutive windows (calendar days) into an exact period: fragments started counts the
+  distinct fragments whose start lies in ``[a, b)``; the gap at start is the part of the window
+  covered by a gap open at ``a`` (one that began before ``a`` and ends after it), the gap at end
+  the part covered by a gap open at ``b``; both 0 when no gap is open there. A period of
+  consecutive days then has: fragments = the first day's fragments plus the later days' fragments
+  started; gaps = the sum of the days' gaps minus the midnights a gap is open at (a gap at end of
+  one day and at start of the next); longest gap = the largest daily one or the chain gap at end,
+  whole days, gap at start across midnights (reporter/figures.py).
 
 How it is fast: all fragments of the fleet live in one CSR layout. Times are rebased to the
 earliest valid fragment and every camera gets its own key range (``camera * K + time``, with ``K``
@@ -137,6 +145,9 @@ class ArchiveStats:
     longest_gap_seconds: np.ndarray  # int64
     gap_seconds: np.ndarray  # int64, total length of the gaps' parts inside the window
     fragments: np.ndarray  # int64
+    fragments_started: np.ndarray  # int64, distinct fragments starting inside the window
+    gap_at_start_seconds: np.ndarray  # int64, part of the window in a gap open at its start
+    gap_at_end_seconds: np.ndarray  # int64, part of the window in a gap open at its end
     depth_seconds: np.ndarray  # (n_cameras,), int64, 0 without archive
     last_end: np.ndarray  # (n_cameras,), float64, NaN without archive
 
@@ -358,6 +369,10 @@ def analyse(
         np.searchsorted(prep.frag_till, query, side="right")
     )
     frags = np.where(nonempty, frags, 0)
+    started = at_end(np.searchsorted(prep.frag_since, query, side="left")) - at_start(
+        np.searchsorted(prep.frag_since, query, side="left")
+    )
+    started = np.where(nonempty, started, 0)
 
     # gaps overlapping [a, b) are the index range [lo, hi): gap end > a and gap start < b
     lo = at_start(np.searchsorted(gap_end, query, side="right"))
@@ -372,7 +387,19 @@ def analyse(
     part[inside] = np.maximum(query[inside] - gap_start[j[inside]], 0)
     gap_before = gap_cum[j] + part
     gap_seconds = np.where(nonempty, at_end(gap_before) - at_start(gap_before), 0)
-    del query, j, inside, part, gap_before
+
+    # the gap open at a boundary t: the first gap ending after t, if it began before t
+    j_open = np.minimum(j, max(len(gap_len) - 1, 0))
+    open_at = inside & (gap_start[j_open] < query) if len(gap_len) else inside
+    open_start = np.where(open_at, gap_start[j_open] if len(gap_len) else 0, 0)
+    open_end = np.where(open_at, gap_end[j_open] if len(gap_len) else 0, 0)
+    qa = at_start(query.reshape(n_cam, len(bounds)))
+    qb = at_end(query.reshape(n_cam, len(bounds)))
+    gap_at_start = np.where(
+        at_start(open_at) & nonempty, np.minimum(at_start(open_end), qb) - qa, 0
+    )
+    gap_at_end = np.where(at_end(open_at) & nonempty, qb - np.maximum(at_end(open_start), qa), 0)
+    del query, j, j_open, inside, part, gap_before, open_at, open_start, open_end, qa, qb
     gaps = np.where(nonempty, np.maximum(hi - lo, 0), 0)
     longest = np.zeros((n_cam, n_win), dtype=np.int64)
     pair = np.flatnonzero(gaps.ravel() > 0)
@@ -403,6 +430,9 @@ def analyse(
         longest_gap_seconds=longest,
         gap_seconds=gap_seconds.astype(np.int64, copy=False),
         fragments=frags.astype(np.int64, copy=False),
+        fragments_started=started.astype(np.int64, copy=False),
+        gap_at_start_seconds=np.maximum(gap_at_start, 0).astype(np.int64, copy=False),
+        gap_at_end_seconds=np.maximum(gap_at_end, 0).astype(np.int64, copy=False),
         depth_seconds=depth,
         last_end=last_end,
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -81,3 +82,8 @@ class SourcePlugin:
     build: Callable[[SourceContext, Any], Source]  # (context, the whole Config)
     validate: Callable[[Any], None] = lambda config: None  # cross-key checks; raise ConfigError
     doc: str = ""  # one line for `vigil check-config`
+    # (section, directory of vigil.yml, environment) -> the section with the files it names read
+    # in (e.g. p4.servers_file); run once when the config is parsed
+    expand: Callable[[Any, Path | None, Mapping[str, str] | None], Any] | None = None
+    # (whole Config) -> lines `vigil check-config` prints under the source (how keys were read)
+    describe: Callable[[Any], list[str]] = lambda config: []

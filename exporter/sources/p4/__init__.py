@@ -6,7 +6,7 @@ from typing import Any
 
 from exporter.extras import require
 from exporter.sources.contract import Source, SourceContext, SourcePlugin
-from exporter.sources.p4.config import P4Config
+from exporter.sources.p4.config import P4Config, expand, mask_form
 from exporter.sources.p4.metrics import FAMILIES
 
 
@@ -30,6 +30,19 @@ def validate(config: Any) -> None:
     require("p4", "Perforce stream sizes", key="p4")
 
 
+def describe(config: Any) -> list[str]:
+    """How each server's stream_mask was read, and where the servers came from."""
+    lines = []
+    if config.p4.servers_file is not None:
+        lines.append(f"servers_file {config.p4.servers_file}: read as the old monitor's file")
+    for server in config.p4.servers:
+        lines.append(
+            f"server {server.name}: stream_mask {server.stream_mask!r} read as a "
+            f"{mask_form(server.stream_mask)}"
+        )
+    return lines
+
+
 PLUGIN = SourcePlugin(
     name="p4",
     section="p4",
@@ -38,4 +51,6 @@ PLUGIN = SourcePlugin(
     build=build,
     validate=validate,
     doc="Perforce stream sizes, refresh jobs and locks",
+    expand=expand,
+    describe=describe,
 )

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import socket
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ REASONS = (
     "no_ticket",
     "auth",
     "unknown_stream",
+    "permission",
+    "empty_view",
     "timeout",
     "p4_error",
 )
@@ -48,6 +51,10 @@ _MESSAGE_REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"[Nn]o such stream", "unknown_stream"),
         (r"isn't a known stream", "unknown_stream"),
         (r"not a stream", "unknown_stream"),
+        (r"You don't have permission", "permission"),
+        (r"[Pp]rotections table is empty", "permission"),
+        (r"no such file\(s\)", "empty_view"),
+        (r"file\(s\) not in client view", "empty_view"),
     )
 )
 
@@ -73,6 +80,17 @@ class Stream:
     path: str  # //depot/main
     type: str  # mainline, development, release, virtual, task, ...
     name: str
+
+
+def is_path_mask(mask: str) -> bool:
+    """`//depot/...` is a stream path pattern; anything else is a pattern on the stream's Name."""
+    return mask.startswith("//")
+
+
+def name_filter(mask: str) -> str:
+    """The `p4 streams -F` filter of a name mask, as the old P4 Stream Monitor built it: the mask
+    goes after `Name=` as written, so `*role*` gives `Name=*role*` (Perforce filter syntax)."""
+    return f"Name={mask}"
 
 
 def mask_regex(mask: str) -> re.Pattern[str]:
@@ -133,9 +151,12 @@ class P4Client:
         ticket_file: str | None = None,
         password: str | None = None,
         timeout: float = 30.0,
+        measure_client: str | None = None,
         p4_factory: Callable[[], Any] | None = None,
     ) -> None:
         self.name = name
+        # the workspace whose view measures a stream (docs/design.md, "Issue 20")
+        self.measure_client = measure_client or default_measure_client()
         self.p4port = p4port
         self.p4user = p4user
         self.charset = charset
@@ -144,6 +165,7 @@ class P4Client:
         self.timeout = timeout
         self._factory = p4_factory
         self._conn: _Conn | None = None
+        self._measure_ready: Any = None  # the P4 object whose workspace is known to exist
         self._lock = asyncio.Lock()
         self._closed = False
 
@@ -153,16 +175,23 @@ class P4Client:
     # ----------------------------------------------------------------- public API
 
     async def streams(self, mask: str, include_virtual: bool = False) -> list[Stream]:
-        """Streams whose path matches `mask` (`p4 streams` returns ALL streams if none match)."""
-        rows = await self._call("streams", lambda p4: p4.run_streams(mask))
-        pattern = mask_regex(mask)
+        """Streams the mask selects. A name mask (`*role*`) is filtered by the server with
+        `p4 streams -F "Name=<mask>"`, as the old monitor did; a path mask (`//depot/*`) is given
+        to `p4 streams` and matched again here, because a path that matches nothing makes the
+        server answer with every stream."""
+        path_form = is_path_mask(mask)
+        if path_form:
+            rows = await self._call("streams", lambda p4: p4.run_streams(mask))
+        else:
+            rows = await self._call("streams", lambda p4: p4.run_streams("-F", name_filter(mask)))
+        pattern = mask_regex(mask) if path_form else None
         found: list[Stream] = []
-        for row in rows:
+        for row in rows if isinstance(rows, list) else []:
             if not isinstance(row, dict) or not isinstance(row.get("Stream"), str):
                 continue
             path = row["Stream"]
             kind = str(row.get("Type", ""))
-            if not pattern.fullmatch(path):
+            if pattern is not None and not pattern.fullmatch(path):
                 continue
             if kind == "virtual" and not include_virtual:
                 continue
@@ -170,15 +199,38 @@ class P4Client:
         return found
 
     async def size(self, stream: str, exclude_lazy: bool = False) -> tuple[int, int]:
-        """(bytes, files) of the stream's head revisions: `p4 sizes -s [-z] <stream>/...`."""
-        args = ["-s", *(["-z"] if exclude_lazy else []), f"{stream.rstrip('/')}/..."]
-        rows = await self._call("sizes", lambda p4: p4.run_sizes(*args))
+        """(bytes, files) of the stream's view at head, deleted files left out.
+
+        The measuring workspace is switched to the stream (`p4 client -s -S`), so the server
+        generates its view from the stream spec: imports, excludes and a virtual stream's filter
+        of its parent included. `p4 sizes -s [-z] //<workspace>/...` then sums the head revisions
+        mapped by that view on the server; one summary row comes back, never a file list. The
+        workspace is never synced: it has no have list and costs one client spec on the server.
+        """
+        client = self.measure_client
+        args = ["-s", *(["-z"] if exclude_lazy else []), f"//{client}/..."]
+
+        def run(p4: Any) -> Any:
+            if self._measure_ready is not p4:  # once per connection: does the workspace exist?
+                _create_measure_client(p4, client, stream)
+                self._measure_ready = p4
+            p4.client = client
+            p4.run_client("-s", "-S", stream, client)  # the server regenerates the view
+            return p4.run_sizes(*args)
+
+        rows = await self._call("sizes", run)
         for row in rows if isinstance(rows, list) else []:
             if isinstance(row, dict) and "fileSize" in row and "fileCount" in row:
                 try:
                     return int(row["fileSize"]), int(row["fileCount"])
                 except (TypeError, ValueError):
                     break
+            elif isinstance(row, dict):
+                continue
+            raise P4Error("p4_error", f"{self.name}: p4 sizes {stream}: unexpected answer")
+        if isinstance(rows, list) and not rows:
+            # warnings only (exception_level 1): "//ws/... - no such file(s)." for an empty view
+            raise P4Error("empty_view", f"{self.name}: p4 sizes {stream}: the view maps no file")
         raise P4Error("p4_error", f"{self.name}: p4 sizes {stream}: unexpected answer")
 
     async def ticket_remaining(self) -> float | None:
@@ -295,6 +347,24 @@ class P4Client:
             if len(message) > _MAX_MESSAGE:
                 message = message[:_MAX_MESSAGE] + "..."
             raise P4Error(reason, f"{self.name}: p4 {op}: {message}") from None
+
+
+def default_measure_client() -> str:
+    """`vigil_<host>`: one measuring workspace per Vigil host and server, so two exporters never
+    switch each other's workspace between `client -s` and `sizes`."""
+    host = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname().split(".")[0]) or "host"
+    return f"vigil_{host}"
+
+
+def _create_measure_client(p4: Any, client: str, stream: str) -> None:
+    """Create the measuring workspace (a stream workspace of `stream`) unless it exists."""
+    if p4.run_clients("-e", client):
+        return
+    spec = p4.fetch_client("-S", stream, client)  # p4 client -o -S stream name
+    spec["Root"] = "/nonexistent/vigil-measures-only"  # never synced
+    spec["Host"] = ""
+    spec["Description"] = "Vigil measures stream sizes through this workspace; never synced.\n"
+    p4.save_client(spec)
 
 
 def _ticket_remaining_sync(p4: Any) -> float | None:

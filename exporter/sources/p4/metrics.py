@@ -21,15 +21,17 @@ P4_REFRESH_DURATION = gauge(
 )
 P4_STREAM_SIZE = gauge(
     "vigil_p4_stream_size_bytes",
-    "Size of the stream's files on the server (p4 sizes -s).",
+    "Bytes of the files in the stream's view at head, deleted files left out (p4 sizes -s).",
     ("server", "stream"),
 )
 P4_STREAM_FILES = gauge(
-    "vigil_p4_stream_files", "Number of files in the stream.", ("server", "stream")
+    "vigil_p4_stream_files",
+    "Files in the stream's view at head, deleted files left out.",
+    ("server", "stream"),
 )
 P4_STREAM_UPDATED = gauge(
     "vigil_p4_stream_last_update_timestamp_seconds",
-    "Unix time the stream's size was last measured.",
+    "Unix time the stream's size was last measured successfully.",
     ("server", "stream"),
 )
 

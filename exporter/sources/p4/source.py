@@ -33,11 +33,29 @@ from exporter.sources.p4.metrics import (
 log = logging.getLogger("vigil.p4")
 
 SOURCE = "p4"
-REASONS = ("connection", "ticket_expired", "no_ticket", "auth", "unknown_stream", "timeout")
+REASONS = (
+    "connection",
+    "ticket_expired",
+    "no_ticket",
+    "auth",
+    "unknown_stream",
+    "permission",
+    "empty_view",
+    "timeout",
+    "p4_error",
+)
+# a stream failing for one of these fails the server: the connection or the login is unusable
+SERVER_REASONS = frozenset({"connection", "ticket_expired", "no_ticket", "auth"})
+
+
+def server_password(server: P4ServerConfig) -> str | None:
+    if server.password is not None:
+        return server.password.reveal()
+    return os.environ.get(server.password_env) if server.password_env else None
 
 
 def make_client(server: P4ServerConfig, p4_factory: Callable[[], Any] | None = None) -> P4Client:
-    password = os.environ.get(server.password_env) if server.password_env else None
+    password = server_password(server)
     return P4Client(
         server.name,
         server.p4port,
@@ -46,6 +64,7 @@ def make_client(server: P4ServerConfig, p4_factory: Callable[[], Any] | None = N
         ticket_file=server.ticket_file,
         password=password,
         timeout=server.timeout,
+        measure_client=server.measure_client,
         p4_factory=p4_factory,
     )
 
@@ -109,26 +128,42 @@ class P4Source(Source):
 
     # -- refreshing ------------------------------------------------------------------------------
     async def refresh_server(self, name: str) -> dict:
-        """Ticket, streams matching the mask, and the size of each; the server's series replaced."""
+        """Ticket, streams matching the mask, and the size of each; the server's series replaced.
+
+        A stream that fails on its own (timeout, permission, empty view, ...) keeps its last
+        figures, is counted with its reason, and the others are measured; a failure of the
+        connection or the login fails the whole server."""
         server, client = self.servers[name], self.clients[name]
         started = time.monotonic()
+        failed: dict[str, str] = {}
         try:
             remaining = await client.ticket_remaining()
             self._ticket_expiry.set([name], remaining or 0)
             streams = await client.streams(server.stream_mask, server.include_virtual)
             sizes, files, updated = [], [], []
             for stream in streams:
+                key = (name, stream.path)
                 try:
                     size, count = await client.size(stream.path, server.exclude_lazy)
                 except P4Error as exc:
-                    if exc.reason != "unknown_stream":
+                    if exc.reason in SERVER_REASONS:
                         raise
-                    # deleted between `p4 streams` and `p4 sizes`: it simply is gone
                     self._recorder(name).count(exc.reason)
+                    log.warning("p4 %s: stream %s not measured (%s)", name, stream.path, exc)
+                    if exc.reason == "unknown_stream":
+                        continue  # deleted between `p4 streams` and `p4 sizes`: it is gone
+                    failed[stream.path] = exc.reason
+                    for family, out in ((self._size, sizes), (self._files, files)):
+                        last = family.get(list(key), name)
+                        if last is not None:
+                            out.append((key, last))
+                    last_update = self._updated.get(list(key), name)
+                    if last_update is not None:
+                        updated.append((key, last_update))
                     continue
-                sizes.append(((name, stream.path), size))
-                files.append(((name, stream.path), count))
-                updated.append(((name, stream.path), self.clock()))
+                sizes.append((key, size))
+                files.append((key, count))
+                updated.append((key, self.clock()))
         except P4Error as exc:
             self._server_up.set([name], 0)
             if exc.reason in ("no_ticket", "ticket_expired"):
@@ -142,7 +177,7 @@ class P4Source(Source):
         self._updated.replace(updated, name)
         self._server_up.set([name], 1)
         self._refresh_duration.set([name], time.monotonic() - started)
-        return {"streams": len(streams)}
+        return {"streams": len(streams), "failed": failed}
 
     async def refresh_stream(self, name: str, stream: str) -> dict:
         server, client = self.servers[name], self.clients[name]
@@ -207,7 +242,7 @@ async def login(
         return 2
     code = 0
     for s in chosen:
-        password = os.environ.get(s.password_env) if s.password_env else None
+        password = server_password(s)
         if not password:
             password = prompt(f"Perforce password for {s.p4user} on {s.p4port} ({s.name}): ")
         client = make_client(s, p4_factory)

@@ -26,10 +26,12 @@ from exporter.analysis.archive import (
 )
 from exporter.metrics import Metrics
 from exporter.sources.rt_api.metrics import (
+    ARCHIVE_DAY_JOINS,
     ARCHIVE_DEPTH,
     ARCHIVE_LAST_END,
     ARCHIVE_PER_WINDOW,
     ARCHIVE_UPDATED,
+    DAILY_WINDOW,
 )
 
 _UINT32_MAX = np.iinfo(np.uint32).max
@@ -138,6 +140,7 @@ class ArchiveFamilies:
 
     def __init__(self, metrics: Metrics) -> None:
         self.per_window = [(metrics.family(spec), attr) for spec, attr in ARCHIVE_PER_WINDOW]
+        self.day_joins = [(metrics.family(spec), attr) for spec, attr in ARCHIVE_DAY_JOINS]
         self.depth = metrics.family(ARCHIVE_DEPTH)
         self.last_end = metrics.family(ARCHIVE_LAST_END)
         self.updated = metrics.family(ARCHIVE_UPDATED)
@@ -150,13 +153,20 @@ class ArchiveFamilies:
             family.replace(
                 [((uid, name), float(v)) for name, v in zip(names, values, strict=True)], uid
             )
+        # what joins the finished day to its neighbours: that window only (three series a camera)
+        if DAILY_WINDOW in names:
+            col = names.index(DAILY_WINDOW)
+            for family, attribute in self.day_joins:
+                value = float(getattr(stats, attribute)[row, col])
+                family.replace([((uid, DAILY_WINDOW), value)], uid)
         self.depth.replace([((uid,), float(stats.depth_seconds[row]))], uid)
         last_end = float(stats.last_end[row])
         self.last_end.replace([] if np.isnan(last_end) else [((uid,), last_end)], uid)
         self.updated.replace([((uid,), fetched_at)], uid)
 
     def drop(self, uids: Sequence[str]) -> None:
-        families = [f for f, _ in self.per_window] + [self.depth, self.last_end, self.updated]
+        families = [f for f, _ in self.per_window + self.day_joins]
+        families += [self.depth, self.last_end, self.updated]
         for family in families:
             for uid in uids:
                 family.drop(uid)

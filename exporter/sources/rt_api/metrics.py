@@ -118,6 +118,25 @@ ARCHIVE_FRAGMENTS = gauge(
     "Distinct archive fragments overlapping the window.",
     _WINDOW,
 )
+# what joins consecutive days into exact period figures: for the finished day only (window
+# "yesterday"), three series per camera (docs/metrics.md, reporter/figures.py)
+ARCHIVE_FRAGMENTS_STARTED = gauge(
+    "vigil_camera_archive_fragments_started",
+    "Distinct archive fragments that start inside the window (finished day only).",
+    _WINDOW,
+)
+ARCHIVE_GAP_AT_START = gauge(
+    "vigil_camera_archive_gap_at_start_seconds",
+    "Part of the window covered by a gap already open when the window began, 0 when none "
+    "(finished day only).",
+    _WINDOW,
+)
+ARCHIVE_GAP_AT_END = gauge(
+    "vigil_camera_archive_gap_at_end_seconds",
+    "Part of the window covered by a gap still open when the window ended, 0 when none "
+    "(finished day only).",
+    _WINDOW,
+)
 ARCHIVE_DEPTH = gauge(
     "vigil_camera_archive_depth_seconds",
     "Now minus the oldest recorded second within the kept history; 0 without archive.",
@@ -144,6 +163,13 @@ ARCHIVE_PER_WINDOW = (
     (ARCHIVE_FRAGMENTS, "fragments"),
 )
 
+# (family, attribute) of the day-joining figures, published for DAILY_WINDOW only
+ARCHIVE_DAY_JOINS = (
+    (ARCHIVE_FRAGMENTS_STARTED, "fragments_started"),
+    (ARCHIVE_GAP_AT_START, "gap_at_start_seconds"),
+    (ARCHIVE_GAP_AT_END, "gap_at_end_seconds"),
+)
+
 FAMILIES = (
     CAMERA_INFO,
     CAMERA_ONLINE,
@@ -157,6 +183,7 @@ FAMILIES = (
     BAKED_ARCHIVE_CREATED,
     BAKED_ARCHIVES_UNLISTED,
     *(family for family, _ in ARCHIVE_PER_WINDOW),
+    *(family for family, _ in ARCHIVE_DAY_JOINS),
     ARCHIVE_DEPTH,
     ARCHIVE_LAST_END,
     ARCHIVE_UPDATED,
