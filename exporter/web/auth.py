@@ -22,7 +22,6 @@ from exporter.webconfig import WebSecurity
 TOKEN_KEY = web.AppKey("api_token", str)  # "" when no token is configured
 SECURITY_KEY = web.AppKey("web_security", WebSecurity)
 PICTURES_KEY = web.AppKey("pictures", set)  # the resources that serve camera pictures
-AUTHENTICATED = "vigil_authenticated"  # request key: the gate let the caller in by who it is
 
 BASIC_CHALLENGE = 'Basic realm="Vigil", charset="UTF-8"'
 
@@ -71,17 +70,28 @@ async def gate(request: web.Request, handler) -> web.StreamResponse:
     by_basic = bool(header) and not by_token and await security.basic_user(header) is not None
     if config.users and not (by_basic or by_token):
         return _unauthorized(security, "authentication required")
-    by_cert = security.verifies_client_certs and bool(peercert)
-    request[AUTHENTICATED] = by_basic or by_token or by_cert
-    picture = request.match_info.route.resource in request.app[PICTURES_KEY]
-    if picture and security.authentication and not request[AUTHENTICATED]:
-        return _unauthorized(security, "camera pictures are served to authenticated callers only")
+    if request.match_info.route.resource in request.app[PICTURES_KEY] and security.authentication:
+        by_cert = security.verifies_client_certs and bool(peercert)
+        if not (by_basic or by_token or by_cert):
+            return _unauthorized(
+                security, "camera pictures are served to authenticated callers only"
+            )
     return await handler(request)
 
 
-def sees_pictures(request: web.Request) -> bool:
-    """Whether the gate would serve this caller camera pictures (pages show thumbnails then)."""
-    return not request.app[SECURITY_KEY].authentication or bool(request.get(AUTHENTICATED))
+async def sees_pictures(request: web.Request) -> bool:
+    """Whether the gate would serve this caller camera pictures (pages show thumbnails then).
+    The caller passed the gate already, so its Authorization header is ASCII; basic-auth checks
+    are cached by the web config (no second bcrypt)."""
+    security = request.app[SECURITY_KEY]
+    if not security.authentication:
+        return True
+    header = request.headers.get("Authorization", "")
+    if header and (security.token_matches(header) or await security.basic_user(header) is not None):
+        return True
+    transport = request.transport
+    peercert = transport.get_extra_info("peercert") if transport is not None else None
+    return security.verifies_client_certs and bool(peercert)
 
 
 async def add_headers(request: web.Request, response: web.StreamResponse) -> None:

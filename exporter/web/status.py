@@ -306,7 +306,7 @@ def camera_card(fig: dict[str, Any], words: Words, pictures: bool) -> str:
     return f'<article class="camera" data-camera="{esc(fig["id"])}"><h3>{esc(title)}</h3><dl>{dl}</dl></article>'
 
 
-def search_section(request: web.Request, words: Words, query: str) -> str:
+async def search_section(request: web.Request, words: Words, query: str) -> str:
     form = (
         f'<form class="search" method="get" action="" role="search">'
         f'<input type="hidden" name="lang" value="{words.lang}">'
@@ -321,7 +321,7 @@ def search_section(request: web.Request, words: Words, query: str) -> str:
     if not found:
         return form + f'<p class="found">{esc(words.t("search_none", q=query))}</p>'
     view = request.app[FLEET_KEY]
-    pictures = sees_pictures(request)
+    pictures = await sees_pictures(request)
     cards = "".join(camera_card(view.figures(c), words, pictures) for c in found)
     more = ""
     if total > len(found):
@@ -338,7 +338,7 @@ async def status_page(request: web.Request) -> web.Response:
     now = time.time()
     query = request.query.get("q", "")
     body = f"""<h2>{esc(words.t("search"))}</h2>
-{search_section(request, words, query)}
+{await search_section(request, words, query)}
 <h2>{esc(words.t("fleet"))}</h2>
 {tiles(request, words)}
 <h2>{esc(words.t("problems"))}</h2>
