@@ -273,10 +273,25 @@ class Sidecars:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-async def run_demo(cameras: int = 200, seed: int = 1, with_prometheus: bool = True) -> int:
+async def run_demo(
+    cameras: int = 200,
+    seed: int = 1,
+    with_prometheus: bool = True,
+    *,
+    listen: tuple[str, int] | None = None,
+    login: bool = True,
+    links: dict[str, str] | None = None,
+) -> int:
+    """The demo. `listen`: the exporter's address (default loopback, 9830 or any free port);
+    `login=False`: no login and no token (every page and picture open, the API read-only: for a
+    container whose Prometheus scrapes without credentials); `links`: extra status-page links
+    ({"grafana": url, "prometheus": url}) beside the demo's own Prometheus."""
     api_key = secrets.token_hex(16)
     sim_port = pick_port(DEFAULT_PORTS["simulator"])
-    exporter_port = pick_port(DEFAULT_PORTS["exporter"])
+    if listen is None:
+        exporter_host, exporter_port = "127.0.0.1", pick_port(DEFAULT_PORTS["exporter"])
+    else:
+        exporter_host, exporter_port = listen
     fleet = SimulatedFleet(cameras=cameras, seed=seed)
     sim_runner = await serve_rt_api(fleet, "127.0.0.1", sim_port, api_key=api_key)
     api_token = secrets.token_hex(12)
@@ -327,16 +342,20 @@ async def run_demo(cameras: int = 200, seed: int = 1, with_prometheus: bool = Tr
       api_url: "{platform.api_url}"
 """
     sidecars = Sidecars() if with_prometheus else None
-    password, web_config = demo_login(state_dir)
-    links = ""
+    page_links = dict(links or {})
     if sidecars is not None and sidecars.prometheus_port:
-        links = f"links:\n  prometheus: http://127.0.0.1:{sidecars.prometheus_port}\n"
+        page_links["prometheus"] = f"http://127.0.0.1:{sidecars.prometheus_port}"
+    access = ""
+    password = None
+    if login:
+        password, web_config = demo_login(state_dir)
+        access = f'api_token: "${{VIGIL_API_TOKEN}}"\nweb_config_file: {web_config}\n'
+    if page_links:
+        access += yaml.safe_dump({"links": page_links})
     config = parse_config(
         f"""
-listen: "127.0.0.1:{exporter_port}"
-api_token: "${{VIGIL_API_TOKEN}}"
-web_config_file: {web_config}
-{links}rt_api:
+listen: "{exporter_host}:{exporter_port}"
+{access}rt_api:
   url: "http://127.0.0.1:{sim_port}/api"
   api_key: "${{RT_API_KEY}}"
   inventory_interval: 30s
@@ -364,25 +383,34 @@ cameras:
         if sidecars:
             print(f"Loading the last {HISTORY_DAYS} days of the simulated fleet...", flush=True)
             history = await sidecars.load_history(config, exporter_port)
-            password_file = sidecars.dir / "exporter-password"
-            password_file.write_text(password)
-            password_file.chmod(0o600)
-            sidecars.start(
-                exporter_port,
-                platform.kafka_target if platform else None,
-                scrape_login=(DEMO_USER, password_file),
-            )
+            scrape_login = None
+            if password is not None:
+                password_file = sidecars.dir / "exporter-password"
+                password_file.write_text(password)
+                password_file.chmod(0o600)
+                scrape_login = (DEMO_USER, password_file)
+            sidecars.start(exporter_port, platform.kafka_target if platform else None, scrape_login)
         lines = [
             f"Vigil demo: {cameras} simulated cameras (seed {seed})",
             f"  Exporter       {exporter.url}/  (status page; camera search; English and Russian)",
-            f"  Login          user {DEMO_USER}, password {password}  (every page of the exporter)",
+        ]
+        if password is not None:
+            lines.append(
+                f"  Login          user {DEMO_USER}, password {password}  (every page of the exporter)"
+            )
+        lines += [
             f"  Evidence       {exporter.url}/evidence",
             f"  Metrics        {exporter.url}/metrics",
             f"  Simulated API  http://127.0.0.1:{sim_port}/api  "
             f"(faults: http://127.0.0.1:{sim_port}/_sim/faults)",
-            f"  Camera API     {exporter.url}/api/v1/cameras  "
-            f"(demo token for changes: {api_token})",
         ]
+        if password is not None:
+            lines.append(
+                f"  Camera API     {exporter.url}/api/v1/cameras  "
+                f"(demo token for changes: {api_token})"
+            )
+        else:
+            lines.append(f"  Camera API     {exporter.url}/api/v1/cameras  (read-only: no token)")
         if platform is not None:
             lines.append(
                 f"  Analytics API  {platform.api_url}/openapi.json  (PostgreSQL: simulated)"
