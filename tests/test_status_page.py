@@ -11,6 +11,7 @@ Under CI a missing chromium is a failure (require_binary); `playwright install` 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import signal
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -287,3 +289,33 @@ def test_without_the_login_the_pages_are_refused_with_a_basic_challenge(demo):
             urllib.request.urlopen(demo.url + path, timeout=10)
         assert refused.value.code == 401
         assert refused.value.headers["WWW-Authenticate"].startswith("Basic ")
+
+
+def test_the_search_as_json_agrees_with_the_page_and_keeps_secrets(demo):
+    """/api/v1/search: the same cameras as the page, best first, bounded, and never a frame URL."""
+    expected = expected_cameras()
+    query = urllib.parse.quote(QUERY.lower())
+    status, body = demo.get(f"/api/v1/search?q={query}")
+    assert status == 200
+    answer = json.loads(body)
+    assert answer["total"] == len(expected)
+    assert {c["id"] for c in answer["cameras"]} == set(expected)
+    for found in answer["cameras"]:
+        camera = expected[found["id"]]
+        assert (found["name"], found["address"], found["sn"]) == (
+            camera["name"],
+            camera["address"],
+            camera["sn"],
+        )
+        assert found["online"] == (demo.metric("vigil_camera_online", camera=found["id"]) == 1)
+    # the id itself first; limit bounds the answer, total still counts every match
+    status, body = demo.get("/api/v1/search?q=lan-cam-0&limit=3")
+    answer = json.loads(body)
+    assert answer["total"] == 9 and len(answer["cameras"]) == 3
+    status, body = demo.get("/api/v1/search?q=lan-cam-02")
+    [dark] = json.loads(body)["cameras"]
+    assert dark["frame"]["problems"] == ["black"] and dark["evidence"]["problem"] == "black"
+    assert dark["evidence"]["url"] == "/evidence/lan-cam-02/latest?problem=black"
+    assert "/cam/" not in body  # the snapshot URL stays in the configuration
+    for bad in ("", "?q=", "?q=%20", "?q=lan&limit=0", "?q=lan&limit=101", f"?q={'x' * 201}"):
+        assert demo.get(f"/api/v1/search{bad}")[0] == 400, bad
