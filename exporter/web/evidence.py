@@ -19,6 +19,7 @@ from exporter.web.app import LINKS_KEY
 from exporter.web.auth import PICTURES_KEY, authorized
 from exporter.web.layout import esc, render
 from exporter.web.results_hub import ResultsHub
+from exporter.web.status import FLEET_KEY, nav, words_for
 
 
 class FrameCommands(Protocol):
@@ -39,8 +40,6 @@ EVIDENCE_REFRESH = 60
 async def evidence_index(request: web.Request) -> web.Response:
     """Every camera's newest frame of each problem, newest first, with its thumbnail, the camera's
     name and the capture time in the configured time zone."""
-    from exporter.web.status import FLEET_KEY, nav, words_for  # the status page's frame and words
-
     words, set_cookie = words_for(request)
     source = request.app[FRAMES_KEY]
     known = request.app[FLEET_KEY].cameras()
