@@ -325,6 +325,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
             cameras=args.cameras,
             seed=args.seed,
             with_prometheus=not args.no_prometheus,
+            listen=args.listen,
+            login=not args.no_login,
+            links={
+                k: v
+                for k, v in (("prometheus", args.prometheus_url), ("grafana", args.grafana_url))
+                if v
+            },
         )
     )
 
@@ -489,6 +496,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-prometheus", action="store_true", help="do not start Prometheus and Alertmanager"
     )
+    p.add_argument(
+        "--listen",
+        type=_host_port,
+        metavar="HOST:PORT",
+        help="the exporter's address (default 127.0.0.1:9830, or any free port)",
+    )
+    p.add_argument(
+        "--no-login",
+        action="store_true",
+        help="no login and no API token: every page and camera picture open, the camera API "
+        "read-only (for a Prometheus that scrapes without credentials, as docker compose's)",
+    )
+    p.add_argument("--prometheus-url", metavar="URL", help="the status page links to it")
+    p.add_argument("--grafana-url", metavar="URL", help="the status page links to it")
     _log_flags(p, defaults=True)
     p.set_defaults(func=cmd_demo)
     return parser

@@ -41,6 +41,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "Duration",
+    "LinksConfig",
     "Secret",
     "ShardConfig",
     "_Loader",
@@ -63,6 +64,24 @@ class ShardConfig:
 
     index: Annotated[int, at_least(0)] = 0
     count: Annotated[int, at_least(1)] = 1
+
+
+def _no_credentials(value: str) -> str:
+    """A URL shown on a page: no user or password in it (it would be shown to every visitor)."""
+    if "@" in value.split("://", 1)[-1].split("/", 1)[0]:
+        raise ValueError("must not carry a user or password: it is shown on the status page")
+    return value
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LinksConfig:
+    """Where the status page links to: the Prometheus and Grafana its users open."""
+
+    prometheus: Annotated[str, http_url, _no_credentials] | None = None
+    grafana: Annotated[str, http_url, _no_credentials] | None = None
+
+    def urls(self) -> dict[str, str]:
+        return {k: v for k, v in (("prometheus", self.prometheus), ("grafana", self.grafana)) if v}
 
 
 class _ConfigBase:
@@ -105,6 +124,8 @@ def _make_config() -> type:
     token.append(("shard", ShardConfig | None, dataclasses.field(default=None)))
     # the exporter-toolkit's web config (TLS, basic auth); None: plain HTTP, no web auth
     token.append(("web_config_file", str | None, dataclasses.field(default=None)))
+    # the status page's links to Prometheus and Grafana; None: no such links
+    token.append(("links", LinksConfig | None, dataclasses.field(default=None)))
     return dataclasses.make_dataclass(
         "Config", own + sections + token, bases=(_ConfigBase,), frozen=True, kw_only=True
     )

@@ -2,7 +2,11 @@
 
 Prometheus and Alertmanager start only when their binaries are on PATH (Debian: `prometheus`,
 `prometheus-alertmanager`); they listen on loopback and keep their data in a temporary directory that
-is removed on exit.
+is removed on exit. Before Prometheus starts, the simulated fleet's last HISTORY_DAYS days go into its
+storage the way `vigil backfill` + `promtool tsdb create-blocks-from openmetrics` put a real fleet's
+there, so dashboards and `vigil-report --days 30` show a month at once. The exporter asks for a
+user and password (basic auth of a web config file, printed at start), so a browser opens every page,
+camera pictures included; Prometheus scrapes it with the same login.
 """
 
 from __future__ import annotations
@@ -17,13 +21,17 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
+import bcrypt
 import yaml
 from aiohttp import web
 
 from exporter import extras
+from exporter.backfill import run_backfill
 from exporter.config import parse_config
 from exporter.service import Exporter, wait_for_signal
 from exporter.simulate.analytics import SimulatedPlatform
@@ -48,6 +56,10 @@ def assets_root() -> Path:
 ASSETS_ROOT = assets_root()
 DEFAULT_PORTS = {"exporter": 9830, "simulator": 9831, "prometheus": 9090, "alertmanager": 9093}
 ALERTMANAGER_BINARIES = ("prometheus-alertmanager", "alertmanager")
+HISTORY_DAYS = 30  # finished days written into the demo's Prometheus before it starts
+# Prometheus keeps what the demo wrote: its default 15 days would drop half the history at once
+PROMETHEUS_RETENTION = "400d"
+DEMO_USER = "demo"  # the login of the demo's pages (basic auth); its password is made at start
 
 FALLBACK_ALERTMANAGER_CONFIG = {
     "route": {"receiver": "demo-log", "group_by": ["alertname"]},
@@ -70,10 +82,15 @@ def pick_port(preferred: int, host: str = "127.0.0.1") -> int:
 
 
 def prometheus_config(
-    exporter_port: int, alertmanager_port: int | None, kafka_target: str | None = None
+    exporter_port: int,
+    alertmanager_port: int | None,
+    kafka_target: str | None = None,
+    *,
+    scrape_login: tuple[str, Path] | None = None,
 ) -> dict:
     """The project's prometheus.yml with the demo's loopback ports and absolute rule paths; with
-    `kafka_target`, a `kafka` job for the simulated platform's kafka_exporter-shaped metrics."""
+    `kafka_target`, a `kafka` job for the simulated platform's kafka_exporter-shaped metrics; with
+    `scrape_login` (user, password file), the exporter is scraped with basic auth."""
     source = ASSETS_ROOT / "prometheus.yml"
     if source.exists():
         config = yaml.safe_load(source.read_text())
@@ -95,13 +112,14 @@ def prometheus_config(
     else:
         config.pop("alerting", None)
     jobs = [j for j in config.get("scrape_configs") or [] if j.get("job_name") != "vigil"]
-    jobs.insert(
-        0,
-        {
-            "job_name": "vigil",
-            "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}],
-        },
-    )
+    vigil_job: dict = {
+        "job_name": "vigil",
+        "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}],
+    }
+    if scrape_login is not None:
+        user, password_file = scrape_login
+        vigil_job["basic_auth"] = {"username": user, "password_file": str(password_file)}
+    jobs.insert(0, vigil_job)
     if kafka_target:
         jobs = [j for j in jobs if j.get("job_name") != "kafka"]
         jobs.append(
@@ -131,6 +149,44 @@ class Sidecars:
         self.dir = Path(tempfile.mkdtemp(prefix="vigil-demo-"))
         self.procs: list[tuple[str, subprocess.Popen]] = []
         self.urls: dict[str, str] = {}
+        self.prometheus = shutil.which("prometheus")
+        # chosen now: the exporter's status page links to it, the history is written for it
+        self.prometheus_port = pick_port(DEFAULT_PORTS["prometheus"]) if self.prometheus else None
+        self.tsdb = self.dir / "prometheus-data"
+
+    async def load_history(
+        self, config, exporter_port: int, days: int = HISTORY_DAYS
+    ) -> str | None:
+        """The fleet's last `days` finished days into Prometheus' storage, as `vigil backfill`
+        and promtool do it for a real fleet; a line saying what was loaded (None: nothing)."""
+        promtool = shutil.which("promtool")
+        if self.prometheus is None or promtool is None:
+            log.info("no history in this demo: promtool not found (apt-get install prometheus)")
+            return None
+        started = time.monotonic()
+        history = self.dir / "history.om"
+        instance = f"127.0.0.1:{exporter_port}"  # the scrape target: the same series go on
+        result = await run_backfill(config, days, history, job="vigil", instance=instance)
+        proc = await asyncio.create_subprocess_exec(
+            promtool,
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            str(history),
+            str(self.tsdb),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await proc.communicate()
+        history.unlink(missing_ok=True)
+        if proc.returncode != 0:
+            tail = output.decode(errors="replace").strip().splitlines()[-3:]
+            log.error("promtool could not load the demo's history: %s", " / ".join(tail))
+            return None
+        return (
+            f"{result.days} days of history ({result.first_day} .. {result.last_day}, "
+            f"{result.cameras} cameras) loaded in {time.monotonic() - started:.1f} s"
+        )
 
     def _spawn(self, name: str, argv: list[str]) -> None:
         logfile = open(self.dir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the child
@@ -144,7 +200,12 @@ class Sidecars:
         logfile.close()
         self.procs.append((name, proc))
 
-    def start(self, exporter_port: int, kafka_target: str | None = None) -> None:
+    def start(
+        self,
+        exporter_port: int,
+        kafka_target: str | None = None,
+        scrape_login: tuple[str, Path] | None = None,
+    ) -> None:
         am_binary = next(filter(None, map(shutil.which, ALERTMANAGER_BINARIES)), None)
         am_port = None
         if am_binary:
@@ -166,19 +227,23 @@ class Sidecars:
             self.urls["Alertmanager"] = f"http://127.0.0.1:{am_port}/"
         else:
             log.info("Alertmanager not found on PATH (apt-get install prometheus-alertmanager)")
-        prom_binary = shutil.which("prometheus")
-        if prom_binary:
-            prom_port = pick_port(DEFAULT_PORTS["prometheus"])
+        if self.prometheus and self.prometheus_port:
+            prom_port = self.prometheus_port
             config_path = self.dir / "prometheus.yml"
             config_path.write_text(
-                yaml.safe_dump(prometheus_config(exporter_port, am_port, kafka_target))
+                yaml.safe_dump(
+                    prometheus_config(
+                        exporter_port, am_port, kafka_target, scrape_login=scrape_login
+                    )
+                )
             )
             self._spawn(
                 "prometheus",
                 [
-                    prom_binary,
+                    self.prometheus,
                     f"--config.file={config_path}",
-                    f"--storage.tsdb.path={self.dir / 'prometheus-data'}",
+                    f"--storage.tsdb.path={self.tsdb}",
+                    f"--storage.tsdb.retention.time={PROMETHEUS_RETENTION}",
                     f"--web.listen-address=127.0.0.1:{prom_port}",
                 ],
             )
@@ -208,10 +273,25 @@ class Sidecars:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-async def run_demo(cameras: int = 200, seed: int = 1, with_prometheus: bool = True) -> int:
+async def run_demo(
+    cameras: int = 200,
+    seed: int = 1,
+    with_prometheus: bool = True,
+    *,
+    listen: tuple[str, int] | None = None,
+    login: bool = True,
+    links: dict[str, str] | None = None,
+) -> int:
+    """The demo. `listen`: the exporter's address (default loopback, 9830 or any free port);
+    `login=False`: no login and no token (every page and picture open, the API read-only: for a
+    container whose Prometheus scrapes without credentials); `links`: extra status-page links
+    ({"grafana": url, "prometheus": url}) beside the demo's own Prometheus."""
     api_key = secrets.token_hex(16)
     sim_port = pick_port(DEFAULT_PORTS["simulator"])
-    exporter_port = pick_port(DEFAULT_PORTS["exporter"])
+    if listen is None:
+        exporter_host, exporter_port = "127.0.0.1", pick_port(DEFAULT_PORTS["exporter"])
+    else:
+        exporter_host, exporter_port = listen
     fleet = SimulatedFleet(cameras=cameras, seed=seed)
     sim_runner = await serve_rt_api(fleet, "127.0.0.1", sim_port, api_key=api_key)
     api_token = secrets.token_hex(12)
@@ -261,11 +341,21 @@ async def run_demo(cameras: int = 200, seed: int = 1, with_prometheus: bool = Tr
       predictions_stale_after: 1m
       api_url: "{platform.api_url}"
 """
+    sidecars = Sidecars() if with_prometheus else None
+    page_links = dict(links or {})
+    if sidecars is not None and sidecars.prometheus_port:
+        page_links["prometheus"] = f"http://127.0.0.1:{sidecars.prometheus_port}"
+    access = ""
+    password = None
+    if login:
+        password, web_config = demo_login(state_dir)
+        access = f'api_token: "${{VIGIL_API_TOKEN}}"\nweb_config_file: {web_config}\n'
+    if page_links:
+        access += yaml.safe_dump({"links": page_links})
     config = parse_config(
         f"""
-listen: "127.0.0.1:{exporter_port}"
-api_token: "${{VIGIL_API_TOKEN}}"
-rt_api:
+listen: "{exporter_host}:{exporter_port}"
+{access}rt_api:
   url: "http://127.0.0.1:{sim_port}/api"
   api_key: "${{RT_API_KEY}}"
   inventory_interval: 30s
@@ -287,26 +377,53 @@ cameras:
         },
     )
     exporter = Exporter(config, p4_factory=SimulatedP4)
-    sidecars = Sidecars() if with_prometheus else None
+    history = None
     try:
         await exporter.start()
         if sidecars:
-            sidecars.start(exporter_port, platform.kafka_target if platform else None)
+            print(f"Loading the last {HISTORY_DAYS} days of the simulated fleet...", flush=True)
+            history = await sidecars.load_history(config, exporter_port)
+            scrape_login = None
+            if password is not None:
+                password_file = sidecars.dir / "exporter-password"
+                password_file.write_text(password)
+                password_file.chmod(0o600)
+                scrape_login = (DEMO_USER, password_file)
+            sidecars.start(exporter_port, platform.kafka_target if platform else None, scrape_login)
         lines = [
             f"Vigil demo: {cameras} simulated cameras (seed {seed})",
-            f"  Exporter       {exporter.url}/",
+            f"  Exporter       {exporter.url}/  (status page; camera search; English and Russian)",
+        ]
+        if password is not None:
+            lines.append(
+                f"  Login          user {DEMO_USER}, password {password}  (every page of the exporter)"
+            )
+        lines += [
+            f"  Evidence       {exporter.url}/evidence",
             f"  Metrics        {exporter.url}/metrics",
             f"  Simulated API  http://127.0.0.1:{sim_port}/api  "
             f"(faults: http://127.0.0.1:{sim_port}/_sim/faults)",
-            f"  Camera API     {exporter.url}/api/v1/cameras  "
-            f"(demo token for changes: {api_token})",
         ]
+        if password is not None:
+            lines.append(
+                f"  Camera API     {exporter.url}/api/v1/cameras  "
+                f"(demo token for changes: {api_token})"
+            )
+        else:
+            lines.append(f"  Camera API     {exporter.url}/api/v1/cameras  (read-only: no token)")
         if platform is not None:
             lines.append(
                 f"  Analytics API  {platform.api_url}/openapi.json  (PostgreSQL: simulated)"
             )
         for name, url in (sidecars.urls if sidecars else {}).items():
             lines.append(f"  {name:<14} {url}")
+        if history is not None:
+            prometheus = sidecars.urls["Prometheus"].rstrip("/") if sidecars else ""
+            lines += [
+                f"  History        {history}",
+                f"  30-day report  {report_command()} --prometheus {prometheus} --days 30 "
+                "-o report.xlsx",
+            ]
         lines.append("Press Ctrl-C to stop.")
         print("\n".join(lines), flush=True)
         if sidecars:
@@ -328,6 +445,23 @@ cameras:
             server.close()
         shutil.rmtree(state_dir, ignore_errors=True)
     return 0
+
+
+def report_command() -> str:
+    """vigil-report as this install runs it: beside this Python (a venv's bin/), else from PATH."""
+    beside = Path(sys.executable).parent / "vigil-report"
+    return str(beside) if beside.exists() else "vigil-report"
+
+
+def demo_login(state_dir: Path) -> tuple[str, Path]:
+    """A fresh password for DEMO_USER and the web config file (exporter-toolkit format, bcrypt)
+    that asks for it; the file is removed with the demo's state."""
+    password = secrets.token_urlsafe(9)
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
+    path = state_dir / "web-config.yml"
+    path.write_text(yaml.safe_dump({"basic_auth_users": {DEMO_USER: hashed}}))
+    path.chmod(0o600)
+    return password, path
 
 
 async def analytics_platform() -> SimulatedPlatform | None:

@@ -232,7 +232,13 @@ class Exporter:
         if watch is not None:  # a store shared with other replicas: follow their changes
             self._watcher = asyncio.create_task(watch(), name="shared-camera-store")
         app = build_app(
-            self.metrics, self.recorder, self.sources, security=self.security, hub=self.hub
+            self.metrics,
+            self.recorder,
+            self.sources,
+            security=self.security,
+            hub=self.hub,
+            tz=cfg.tz,
+            external_links=cfg.links.urls() if cfg.links is not None else None,
         )
         self._runner = web.AppRunner(
             app, access_log=logging.getLogger("aiohttp.access"), shutdown_timeout=HTTP_GRACE

@@ -12,13 +12,16 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import yaml
 
-from tests.conftest import require_binary
+from tests.conftest import free_port, require_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -66,7 +69,6 @@ def test_each_profile_runs_exactly_one_exporter_that_prometheus_scrapes():
             and "exporter" in svc.get("networks", {}).get("default", {}).get("aliases", [])
         ]
         assert len(exporters) == 1, (profile, exporters)
-    assert "simulator" in SERVICES and SERVICES["simulator"]["profiles"] == ["demo"]
     # one machine's Prometheus runs with either exporter; the scale profile has its own store
     assert SERVICES["prometheus"]["profiles"] == ["live", "demo"]
     # the stack around the exporter runs in every profile
@@ -252,21 +254,61 @@ def test_grafana_provisions_the_project_dashboards_with_anonymous_viewers():
     assert env["VIGIL_QUERY_URL"] == "${VIGIL_QUERY_URL:-http://prometheus:9090}"
 
 
-def test_the_demo_exporter_config_is_valid():
-    result = subprocess.run(
-        [sys.executable, "-m", "exporter", "check-config", "-c", "docker/vigil-demo.yml"],
+def test_the_demo_service_runs_every_source_the_demo_has(tmp_path):
+    """The compose demo is `vigil demo` without its own Prometheus, open to the stack's (no login):
+    run with the service's own arguments (on a free loopback port), it serves the simulated RT API,
+    network, frame and Perforce checks, and its pages and pictures without credentials."""
+    from exporter.cli import build_parser
+
+    command = SERVICES["vigil-demo"]["command"]
+    args = build_parser().parse_args(command)
+    assert args.command == "demo" and args.no_prometheus and args.no_login
+    assert args.listen == ("0.0.0.0", 9830)  # `exporter:9830` for the stack's Prometheus
+    assert SERVICES["vigil-demo"]["environment"]["TMPDIR"] == "/var/lib/vigil"
+    port = free_port()
+    argv = [a for a in command if not a.startswith("--listen")] + [f"--listen=127.0.0.1:{port}"]
+    argv = [a if not a.startswith("--cameras") else "--cameras=50" for a in argv]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exporter", *argv],
         cwd=ROOT,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        timeout=60,
-        env={
-            **os.environ,
-            "VIGIL_SIM_API_KEY": SERVICES["vigil-demo"]["environment"]["VIGIL_SIM_API_KEY"],
-        },
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(tmp_path)},
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert SERVICES["simulator"]["environment"] == SERVICES["vigil-demo"]["environment"]
-    assert "--listen" in SERVICES["simulator"]["command"]
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert proc.stdout is not None
+        printed = []
+        for line in proc.stdout:
+            printed.append(line)
+            if line.startswith("Press Ctrl-C"):
+                break
+        assert not any("Login" in line for line in printed), printed
+        wanted = [
+            f'vigil_source_up{{source="{source}"'
+            for source in ("rt_api", "network", "frames", "p4")
+        ]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(f"{url}/metrics", timeout=5) as resp:
+                text = resp.read().decode()
+            if all(series in text for series in wanted):
+                break
+            time.sleep(1)
+        else:
+            raise AssertionError(f"not every source ran: {[w for w in wanted if w not in text]}")
+        for path in ("/", "/evidence"):
+            with urllib.request.urlopen(url + path, timeout=5) as resp:
+                assert resp.status == 200
+        assert list(tmp_path.glob("vigil-demo-state-*"))  # the state goes where TMPDIR says
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def test_the_reporter_service_command_is_accepted_by_vigil_report():
@@ -309,7 +351,6 @@ def test_compose_refuses_to_start_without_a_grafana_admin_password(tmp_path):
 
 # what needs what: each dependency must be healthy first
 NEEDS = {
-    "vigil-demo": {"simulator"},  # its RT API
     "vigil-shard-0": {"redis"},  # cameras.store
     "vigil-shard-1": {"redis"},
     "prometheus-agent-0": {"victoriametrics"},  # remote write
@@ -349,10 +390,9 @@ def test_every_service_has_a_healthcheck_and_waits_for_what_it_needs():
             # the dependency runs in every profile the service runs in
             profiles = SERVICES[dependency].get("profiles")
             assert profiles is None or set(service.get("profiles", [])) <= set(profiles)
-    # the exporters: ready once the first inventory poll has ended; the simulator its health page
+    # the exporters: ready once the first inventory poll has ended
     for name in EXPORTERS:
         assert SERVICES[name]["healthcheck"]["test"] == ["CMD", "vigil-healthcheck"], name
-    assert SERVICES["simulator"]["healthcheck"]["test"][2].endswith(":9831/api/v1/health.json")
     assert "healthcheck.py" in COMPOSE_HEADER and "VIGIL_HEALTHCHECK_URL=https://" in COMPOSE_HEADER
 
 

@@ -638,3 +638,20 @@ def test_a_cross_key_error_names_the_file_and_the_line_of_the_key(tmp_path):
         load_config(path, env={})
     assert info.value.key == "cameras.targets[1].id"
     assert str(info.value).startswith(f"{path}:5: cameras.targets[1].id: duplicate camera id")
+
+
+def test_status_page_links_are_urls_without_credentials():
+    config = parse_config(
+        "links:\n  prometheus: http://127.0.0.1:9090/\n  grafana: https://grafana.example.org/d/x\n"
+    )
+    assert config.links.urls() == {
+        "prometheus": "http://127.0.0.1:9090",
+        "grafana": "https://grafana.example.org/d/x",
+    }
+    for bad, why in (
+        ("grafana: https://admin:hunter2@grafana.example.org", "user or password"),
+        ("prometheus: ftp://prometheus", "http(s) URL"),
+    ):
+        with pytest.raises(ConfigError) as refused:
+            parse_config(f"links:\n  {bad}\n")
+        assert why in str(refused.value) and "hunter2" not in str(refused.value)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -17,10 +19,19 @@ from tests.conftest import require_binary
 ROOT = Path(__file__).resolve().parent.parent
 
 
+LOGIN: dict[str, str] = {}  # the exporter's basic auth, as the demo prints it
+
+
 def get(url: str) -> tuple[int, str]:
+    request = urllib.request.Request(url)
+    if "exporter" in LOGIN and url.startswith(LOGIN["exporter"]):
+        token = base64.b64encode(f"{LOGIN['user']}:{LOGIN['password']}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
     try:
-        with urllib.request.urlopen(url, timeout=5) as resp:
+        with urllib.request.urlopen(request, timeout=5) as resp:
             return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, ""
     except OSError:
         return 0, ""
 
@@ -37,15 +48,31 @@ def test_demo_serves_every_printed_url_and_stops_on_ctrl_c():
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     urls: dict[str, str] = {}
+    printed: list[str] = []
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
+            printed.append(line)
             match = re.match(r"\s+(\w[\w ]*?)\s+(http://\S+)", line)
             if match:
                 urls[match.group(1)] = match.group(2)
+            login = re.match(r"\s+Login\s+user (\S+), password (\S+)", line)
+            if login:
+                LOGIN.update(user=login.group(1), password=login.group(2))
             if line.startswith("Press Ctrl-C"):
                 break
         assert {"Exporter", "Metrics", "Simulated API", "Prometheus", "Alertmanager"} <= set(urls)
+        # every page of the exporter asks for the printed login (a browser opens /evidence)
+        assert get(urls["Exporter"])[0] == 401
+        LOGIN["exporter"] = urls["Exporter"].rstrip("/")
+        status, page = get(urls["Exporter"])
+        assert status == 200 and f'href="{urls["Prometheus"].rstrip("/")}"' in page
+        assert get(urls["Evidence"])[0] == 200
+        # the history was loaded before Prometheus started, and the report command is printed
+        history = next(line for line in printed if line.strip().startswith("History"))
+        assert "30 days of history" in history and "50 cameras" in history
+        report = next(line for line in printed if line.strip().startswith("30-day report"))
+        assert f"--prometheus {urls['Prometheus'].rstrip('/')} --days 30" in report
 
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -55,6 +82,13 @@ def test_demo_serves_every_printed_url_and_stops_on_ctrl_c():
             time.sleep(1)
         else:
             raise AssertionError("Prometheus never saw the 50 simulated cameras")
+        # one sample per camera and day, a day back and older (what the demo scraped is newer)
+        days = (
+            "count_over_time(vigil_camera_archive_coverage_ratio{window=%22yesterday%22}[30d]"
+            "%20offset%201d)"
+        )
+        status, body = get(f"{urls['Prometheus']}api/v1/query?query=count({days}%20%3E=%2028)")
+        assert status == 200 and '"50"' in body, body
         assert get(urls["Metrics"])[0] == 200
         # the demo's cameras on the network: 8 answer, 2 do not, within one 15 s interval
         deadline = time.monotonic() + 40
@@ -119,5 +153,6 @@ def test_demo_serves_every_printed_url_and_stops_on_ctrl_c():
             except subprocess.TimeoutExpired:
                 proc.kill()
     # nothing the demo started is left listening
+    LOGIN.clear()
     for url in urls.values():
         assert get(url)[0] == 0, url

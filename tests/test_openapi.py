@@ -501,6 +501,8 @@ EXAMPLES = {
     ("/api/v1/p4/refresh/{server}/{stream}", "server"): "p4-main",
     ("/api/v1/p4/refresh/{server}/{stream}", "stream"): "depot/main",
     ("/api/v1/analytics/{platform}/stuck", "platform"): "vap",
+    ("/api/v1/search", "q"): "hal",
+    ("/", "q"): "gate",
 }
 REGISTRATION = {"id": "lobby", "host": "127.0.0.1", "tcp": "5s"}
 

@@ -1,19 +1,18 @@
-"""The exporter's HTTP face: /metrics, /-/healthy, /-/ready and the status page. It only reads state."""
+"""The exporter's HTTP face: /metrics, /-/healthy, /-/ready, and the keys the pages read (the status
+page itself is in status.py). It only reads state."""
 
 from __future__ import annotations
 
 import asyncio
-import html
-import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from exporter import __version__
 from exporter.metrics import Metrics
-from exporter.recorder import CheckStatus, Recorder
+from exporter.recorder import Recorder
 from exporter.sources.contract import Source
 from exporter.web.auth import PICTURES_KEY, SECURITY_KEY, TOKEN_KEY, add_headers, gate
 from exporter.webconfig import WebSecurity
@@ -26,6 +25,9 @@ RECORDER_KEY = web.AppKey("recorder", Recorder)
 _GZIP_CACHE = web.AppKey("gzip_cache", dict)
 SOURCES_KEY = web.AppKey("sources", list)
 LINKS_KEY = web.AppKey("links", list)  # (href, title) pairs that sources add to the landing page
+TZ_KEY = web.AppKey("timezone", ZoneInfo)  # the configured time zone: pages show times in it
+# where the pages link to: {"prometheus": url, "grafana": url} as configured (`links:` of vigil.yml)
+EXTERNAL_KEY = web.AppKey("external_links", dict)
 
 
 def _gzip_start(body: bytes) -> tuple[bytes, Any]:  # (compressed so far, zlib compressor)
@@ -73,90 +75,20 @@ async def ready_handler(request: web.Request) -> web.Response:
     return web.Response(status=503, text="Vigil is starting: first polls not finished yet.\n")
 
 
-def _ago(ts: float | None, now: float) -> str:
-    if ts is None:
-        return "never"
-    seconds = max(0, int(now - ts))
-    if seconds < 120:
-        return f"{seconds}s ago"
-    if seconds < 7200:
-        return f"{seconds // 60}m ago"
-    return f"{seconds // 3600}h ago"
-
-
-def check_state(st: CheckStatus) -> str:
-    if st.last_ok is None:
-        return "running" if st.running else "pending"
-    return "ok" if st.last_ok else f"failing: {st.last_error}"
-
-
-def last_error(st: CheckStatus, now: float) -> str:
-    """The latest failure's reason, whose it was (the source's or a camera's) and when."""
-    if st.last_error is None:
-        return ""
-    whose = "camera" if st.last_error_target else "source"
-    return f"{st.last_error} ({whose}, {_ago(st.last_error_at, now)})"
-
-
-def check_row(st: CheckStatus, now: float) -> tuple[str, ...]:
-    duration = "" if st.last_duration is None else f"{st.last_duration:.2f}s"
-    failing = f"{st.targets_failing} failing" if st.targets_failing else ""
-    return (
-        st.source,
-        st.check,
-        st.instance,
-        check_state(st),
-        _ago(st.last_success, now),
-        last_error(st, now),
-        failing,
-        duration,
-    )
-
-
-async def index_handler(request: web.Request) -> web.Response:
-    now = time.time()
-    rows = []
-    for st in request.app[RECORDER_KEY].statuses():
-        state = "ok" if st.last_ok else "pending" if st.last_ok is None else "failing"
-        cells = "".join(f"<td>{html.escape(c)}</td>" for c in check_row(st, now))
-        rows.append(f'<tr class="{state}">{cells}</tr>')
-    table = "\n".join(rows) or '<tr><td colspan="8">No sources configured.</td></tr>'
-    summary = "".join(
-        f"<p>{html.escape(line)}</p>"
-        for source in request.app[SOURCES_KEY]
-        for line in source.status_lines()
-    )
-    links = "".join(
-        f'<li><a href="{html.escape(href)}">{html.escape(title)}</a></li>'
-        for href, title in request.app[LINKS_KEY]
-    )
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Vigil exporter</title>
-<style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:.2em .8em;text-align:left}}
-th{{border-bottom:1px solid #999}}tr.failing td{{color:#b00}}</style></head>
-<body><h1>Vigil exporter</h1><p>Version {html.escape(__version__)}</p>
-<ul><li><a href="metrics">Metrics</a></li><li><a href="-/healthy">Health</a></li>
-<li><a href="-/ready">Readiness</a></li>{links}</ul>
-<h2>Fleet</h2>
-{summary}
-<h2>Checks</h2>
-<table><tr><th>source</th><th>check</th><th>instance</th><th>state</th><th>last success</th>
-<th>last error</th><th>cameras</th><th>last duration</th></tr>
-{table}
-</table></body></html>
-"""
-    return web.Response(text=page, content_type="text/html")
-
-
 def make_app(
     metrics: Metrics,
     recorder: Recorder,
     sources: Sequence[Source] = (),
     security: WebSecurity | None = None,
+    *,
+    tz: ZoneInfo | None = None,
+    external_links: Mapping[str, str] | None = None,
 ) -> web.Application:
-    """The exporter's web app: metrics, health, readiness and the status page of every check.
+    """The exporter's web app: metrics, health and readiness (build_app adds the pages).
 
     Every route is behind the web config's gate (`security`; none: plain HTTP without auth).
+    `tz` is the time zone pages show times in (default UTC); `external_links` the Prometheus and
+    Grafana URLs the pages link to.
     """
     app = web.Application(middlewares=[gate])
     app[SECURITY_KEY] = security if security is not None else WebSecurity()
@@ -167,8 +99,9 @@ def make_app(
     app[RECORDER_KEY] = recorder
     app[SOURCES_KEY] = list(sources)
     app[LINKS_KEY] = []
+    app[TZ_KEY] = tz if tz is not None else ZoneInfo("UTC")
+    app[EXTERNAL_KEY] = dict(external_links or {})
     app[_GZIP_CACHE] = {}
-    app.router.add_get("/", index_handler)
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/-/healthy", healthy_handler)
     app.router.add_get("/-/ready", ready_handler)

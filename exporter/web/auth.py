@@ -79,6 +79,21 @@ async def gate(request: web.Request, handler) -> web.StreamResponse:
     return await handler(request)
 
 
+async def sees_pictures(request: web.Request) -> bool:
+    """Whether the gate would serve this caller camera pictures (pages show thumbnails then).
+    The caller passed the gate already, so its Authorization header is ASCII; basic-auth checks
+    are cached by the web config (no second bcrypt)."""
+    security = request.app[SECURITY_KEY]
+    if not security.authentication:
+        return True
+    header = request.headers.get("Authorization", "")
+    if header and (security.token_matches(header) or await security.basic_user(header) is not None):
+        return True
+    transport = request.transport
+    peercert = transport.get_extra_info("peercert") if transport is not None else None
+    return security.verifies_client_certs and bool(peercert)
+
+
 async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
     """The web config's `http_server_config.headers` on every answer."""
     headers = request.app[SECURITY_KEY].config.headers

@@ -9,16 +9,17 @@ authenticated callers whenever authentication is configured.
 
 from __future__ import annotations
 
-import html
-import time
 from typing import Protocol
+from urllib.parse import quote
 
 from aiohttp import web
 
 from exporter.sources.frames.evidence import Evidence, EvidenceError
 from exporter.web.app import LINKS_KEY
 from exporter.web.auth import PICTURES_KEY, authorized
+from exporter.web.layout import esc, render
 from exporter.web.results_hub import ResultsHub
+from exporter.web.status import FLEET_KEY, nav, words_for
 
 
 class FrameCommands(Protocol):
@@ -33,27 +34,55 @@ class FrameCommands(Protocol):
 FRAMES_KEY = web.AppKey("frames", FrameCommands)
 
 
+EVIDENCE_REFRESH = 60
+
+
 async def evidence_index(request: web.Request) -> web.Response:
+    """Every camera's newest frame of each problem, newest first, with its thumbnail, the camera's
+    name and the capture time in the configured time zone."""
+    words, set_cookie = words_for(request)
     source = request.app[FRAMES_KEY]
-    rows = []
+    known = request.app[FLEET_KEY].cameras()
+    kept = []
     for camera in source.cameras():
-        for ev in sorted(await source.latest_evidence(camera), key=lambda e: -e.time):
-            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ev.time))
-            link = f"/evidence/file/{html.escape(ev.key)}"
-            rows.append(
-                f"<tr><td>{html.escape(camera)}</td><td>{html.escape(ev.problem)}</td>"
-                f'<td>{when}</td><td><a href="{link}">frame</a></td></tr>'
-            )
-    body = "\n".join(rows) or '<tr><td colspan="4">No evidence kept yet.</td></tr>'
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Vigil: frame evidence</title>
-<style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:.2em .8em;text-align:left}}</style>
-</head><body><h1>Frame evidence</h1><p><a href="/">Back to the status page</a></p>
-<table><tr><th>camera</th><th>problem</th><th>started</th><th></th></tr>
-{body}
-</table></body></html>
-"""
-    return web.Response(text=page, content_type="text/html")
+        kept += [(camera, ev) for ev in await source.latest_evidence(camera)]
+    kept.sort(key=lambda item: -item[1].time)
+    rows = []
+    for camera, ev in kept:
+        link = f"/evidence/file/{quote(ev.key, safe='/')}"
+        described = known.get(camera)
+        name = described.label() if described is not None else camera
+        where = described.address if described is not None else ""
+        who = f"{esc(name)}" + (f"<br><small>{esc(camera)}</small>" if name != camera else "")
+        if where:
+            who += f"<br><small>{esc(where)}</small>"
+        caption = f"{name}: {words.term(ev.problem)}"
+        rows.append(
+            f'<tr><td><a href="{esc(link)}"><img class="thumb" src="{esc(link)}" loading="lazy" '
+            f'alt="{esc(caption)}"></a></td><td>{who}</td>'
+            f'<td><span class="badge bad">{esc(words.term(ev.problem))}</span></td>'
+            f"<td>{esc(words.time(ev.time))}</td></tr>"
+        )
+    empty = f'<tr><td colspan="4">{esc(words.t("no_evidence_kept"))}</td></tr>'
+    heads = "".join(
+        f"<th>{esc(words.t(k))}</th>"
+        for k in ("col_frame", "col_camera", "col_problem", "col_started")
+    )
+    body = f"""<h2>{esc(words.t("evidence_title"))}</h2>
+<p>{esc(words.t("evidence_intro"))} <a href="./">{esc(words.t("back"))}</a></p>
+<table class="evidence"><tr>{heads}</tr>
+{"".join(rows) or empty}
+</table>"""
+    return render(
+        request,
+        words,
+        title=f"Vigil: {words.t('evidence_title')}",
+        body=body,
+        nav=nav(request, words),
+        refresh=EVIDENCE_REFRESH,
+        set_cookie=set_cookie,
+        footer=esc(words.t("times_in", tz=words.tz.key)),
+    )
 
 
 async def evidence_latest(request: web.Request) -> web.Response:
@@ -88,7 +117,7 @@ async def reset_reference(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application, frames: FrameCommands, hub: ResultsHub) -> None:
     app[FRAMES_KEY] = frames
-    app[LINKS_KEY].append(("evidence", "Frame evidence (newest frame of every problem)"))
+    app[LINKS_KEY].append(("evidence", "evidence_link"))
     pictures = [
         app.router.add_get("/evidence", evidence_index),
         app.router.add_get("/evidence/file/{key:.+}", evidence_file),

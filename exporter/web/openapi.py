@@ -310,6 +310,137 @@ SCHEMAS: dict[str, Any] = {
         },
         "additionalProperties": False,
     },
+    "CameraFigures": {
+        "type": "object",
+        "description": (
+            "A camera as the sources describe it and its current figures, as /metrics shows them "
+            "(null or empty: no source says). Network cameras appear by host and port, never by "
+            "frame URL."
+        ),
+        "required": [
+            "id",
+            "name",
+            "address",
+            "sn",
+            "ip",
+            "host",
+            "port",
+            "datacenter",
+            "vendor",
+            "model",
+            "sources",
+            "online",
+            "offline_since",
+            "memory_card",
+            "memory_card_problem",
+            "coverage",
+            "archive_depth_seconds",
+            "probes",
+            "frame",
+            "evidence",
+        ],
+        "properties": {
+            "id": {"type": "string", "description": "the RT uid or the configured id"},
+            "name": {"type": "string"},
+            "address": {"type": "string"},
+            "sn": {"type": "string", "description": "serial number"},
+            "ip": {"type": "string"},
+            "host": {"type": "string", "description": "where a network check reaches it"},
+            "port": {"type": ["integer", "null"]},
+            "datacenter": {"type": "string"},
+            "vendor": {"type": "string"},
+            "model": {"type": "string"},
+            "sources": {
+                "type": "array",
+                "items": {"enum": ["rt_api", "network", "frames"]},
+                "description": "the sources that know the camera",
+            },
+            "online": {"type": ["boolean", "null"]},
+            "offline_since": {"type": ["number", "null"], "description": "unix time, seconds"},
+            "memory_card": {
+                "type": ["string", "null"],
+                "description": "the card state as the platform names it (`none`: empty state)",
+            },
+            "memory_card_problem": {"type": ["boolean", "null"]},
+            "coverage": {
+                "type": "object",
+                "description": "archive coverage ratio (0..1) by window",
+                "propertyNames": {"enum": ["today", "yesterday", "1d", "7d", "30d", "90d"]},
+                "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1},
+            },
+            "archive_depth_seconds": {"type": ["number", "null"]},
+            "probes": {
+                "type": "object",
+                "description": "the latest network checks by check",
+                "propertyNames": {"enum": ["icmp", "tcp"]},
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["ok", "rtt_seconds"],
+                    "properties": {
+                        "ok": {"type": "boolean"},
+                        "rtt_seconds": {"type": ["number", "null"]},
+                    },
+                    "additionalProperties": False,
+                },
+            },
+            "frame": {
+                "description": "the latest frame check; null: the camera has none",
+                "anyOf": [
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "required": ["fetched", "problems", "unchanged_seconds"],
+                        "properties": {
+                            "fetched": {"type": "boolean"},
+                            "problems": {
+                                "type": "array",
+                                "items": {
+                                    "enum": ["black", "blur", "occluded", "displaced", "frozen"]
+                                },
+                            },
+                            "unchanged_seconds": {"type": ["number", "null"]},
+                        },
+                        "additionalProperties": False,
+                    },
+                ],
+            },
+            "evidence": {
+                "description": "the newest evidence frame kept; null: none",
+                "anyOf": [
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "required": ["problem", "time", "url"],
+                        "properties": {
+                            "problem": {"type": "string"},
+                            "time": {"type": "number", "description": "capture time, unix s"},
+                            "url": {
+                                "type": "string",
+                                "description": "/evidence/{camera}/latest?problem=...",
+                            },
+                        },
+                        "additionalProperties": False,
+                    },
+                ],
+            },
+        },
+        "additionalProperties": False,
+    },
+    "SearchResult": {
+        "type": "object",
+        "description": "The cameras matching the search, best first.",
+        "required": ["query", "total", "cameras"],
+        "properties": {
+            "query": {"type": "string"},
+            "total": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "how many cameras match (`cameras` holds at most `limit`)",
+            },
+            "cameras": {"type": "array", "items": {"$ref": "#/components/schemas/CameraFigures"}},
+        },
+        "additionalProperties": False,
+    },
     "OpenAPI": {
         "type": "object",
         "description": "This document.",
@@ -401,6 +532,16 @@ def _path(name: str, description: str, schema: dict[str, Any] | None = None) -> 
     }
 
 
+LANG_PARAM = {
+    "name": "lang",
+    "in": "query",
+    "required": False,
+    "description": (
+        "the page's language, `en` or `ru` (remembered in the `vigil_lang` cookie); "
+        "any other value is ignored"
+    ),
+    "schema": {"type": "string"},
+}
 CAMERA_PARAM = _path("id", "the camera's id", {"type": "string", "pattern": CAMERA_ID})
 JOB_BODY = _json("The refresh job, started.", "Job")
 REFRESH_COMMON = {
@@ -442,9 +583,53 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/"): _op(
         READ,
         "exporter",
-        "The status page: every check of every source, its state, last success and error",
-        {"200": _text("An HTML page.", HTML)},
+        "The status page: camera search, fleet figures, the cameras with a problem, every check",
+        {"200": _text("An HTML page, in English or Russian.", HTML)},
         operation_id="statusPage",
+        description=(
+            "The language is `lang` (which also sets the `vigil_lang` cookie), else the cookie, "
+            "else the best of `en` and `ru` in `Accept-Language`, else English."
+        ),
+        parameters=[
+            {
+                "name": "q",
+                "in": "query",
+                "required": False,
+                "description": "show the cameras matching this search (as /api/v1/search)",
+                "schema": {"type": "string"},
+            },
+            LANG_PARAM,
+        ],
+    ),
+    ("GET", "/api/v1/search"): _op(
+        READ,
+        "exporter",
+        "Find cameras by a part of their name, address, serial number, IP or id",
+        {
+            "200": _json("The cameras found and their current figures.", "SearchResult"),
+            "400": _json("`q` is missing, blank or too long, or `limit` is not 1-100."),
+        },
+        operation_id="searchCameras",
+        description=(
+            "Every camera any source knows (RT inventory, network checks, frame checks) is "
+            "searched; case does not matter (Cyrillic included, ё as е)."
+        ),
+        parameters=[
+            {
+                "name": "q",
+                "in": "query",
+                "required": True,
+                "description": "a part of the camera's name, address, serial number, IP, host or id",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+            },
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "description": "at most this many cameras in the answer (default 20)",
+                "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+            },
+        ],
     ),
     ("GET", "/metrics"): _op(
         READ,
@@ -571,9 +756,13 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/evidence"): _op(
         PICTURES,
         "frames",
-        "The newest evidence frame of every camera and problem (an HTML page)",
-        {"200": _text("An HTML page.", HTML)},
+        "The newest evidence frame of every camera and problem (an HTML page with thumbnails)",
+        {"200": _text("An HTML page, in English or Russian.", HTML)},
         operation_id="evidenceIndex",
+        description=(
+            "The language is chosen as the status page's: `?lang=en` or `?lang=ru`, the "
+            "`vigil_lang` cookie, `Accept-Language`, English."
+        ),
     ),
     ("GET", "/evidence/{camera}/latest"): _op(
         PICTURES,
