@@ -271,7 +271,6 @@ class _Progress:
 
 
 async def _fetch(opts: Options, days, as_of: float, stop: threading.Event | None):
-    from reporter.data import fetch_report
     from reporter.prom import Auth, Prometheus
     from reporter.workbook import Stopped
 
@@ -285,16 +284,33 @@ async def _fetch(opts: Options, days, as_of: float, stop: threading.Event | None
             timeout=opts.timeout,
             concurrency=opts.concurrency,
         ) as prom:
-            task = asyncio.ensure_future(fetch_report(prom, days, as_of, progress))
+            task = asyncio.ensure_future(_both_periods(prom, opts, days, as_of, progress))
             while not task.done():
                 await asyncio.wait({task}, timeout=0.2)
                 if stop is not None and stop.is_set() and not task.done():
                     task.cancel()
                     await asyncio.gather(task, return_exceptions=True)
                     raise Stopped()
-            return task.result(), prom.requests
+            data, previous = task.result()
+            return data, previous, prom.requests
     finally:
         progress.close()
+
+
+async def _both_periods(prom, opts: Options, days, as_of: float, progress):
+    """This period's figures, then the previous period's (same number of days just before) for
+    the changes; None when Prometheus holds nothing for it (say, history shorter than that)."""
+    from reporter.data import EmptyReport, fetch_report
+    from reporter.period import previous_days
+
+    data = await fetch_report(prom, days, as_of, progress)
+    before, before_as_of = previous_days(days, opts.tz)
+    try:
+        previous = await fetch_report(prom, before, before_as_of)
+    except EmptyReport:
+        log.info("no figures for the previous period %s .. %s", before[0].date, before[-1].date)
+        previous = None
+    return data, previous
 
 
 def make_report(opts: Options, output: Path, stop: threading.Event | None = None) -> Path:
@@ -303,6 +319,7 @@ def make_report(opts: Options, output: Path, stop: threading.Event | None = None
     Raises PrometheusError, EmptyReport, UsageError, OSError or Stopped; nothing is left behind
     on any failure (Ctrl-C included).
     """
+    from reporter import views
     from reporter.figures import compute
     from reporter.period import report_days
     from reporter.prom import safe_url
@@ -321,9 +338,10 @@ def make_report(opts: Options, output: Path, stop: threading.Event | None = None
         len(days),
         opts.tz.key,
     )
-    data, requests = asyncio.run(_fetch(opts, days, as_of, stop))
+    data, previous, requests = asyncio.run(_fetch(opts, days, as_of, stop))
     queried = time.monotonic()
     fig = compute(data)
+    prev = views.compare(data, previous, compute(previous)) if previous is not None else None
     log.info(
         "%d cameras, %d camera-days with data, %d queries in %.1f s; writing %s",
         len(data.uids),
@@ -345,6 +363,7 @@ def make_report(opts: Options, output: Path, stop: threading.Event | None = None
             row_limit=opts.row_limit,
             progress=progress,
             stop=stop,
+            prev=prev,
         )
         os.replace(tmp, output)
     finally:
