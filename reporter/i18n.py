@@ -303,3 +303,32 @@ def duration_text(lang: str, seconds: float, *, signed: bool = False) -> str:
 def date_text(lang: str, day) -> str:
     """A date as the workbook's cells show it in this language (the one date format)."""
     return day.strftime("%d.%m.%Y" if lang == "ru" else "%Y-%m-%d")
+
+
+# the mail that carries the workbook (reporter/mail.py)
+MAIL: dict[str, dict[str, str]] = {
+    "en": {
+        "subject": "Camera archive quality, {period}",
+        "intro": "Camera archive quality, {period} ({days} days, {tz}).",
+        "cameras": "Cameras: {cameras} (online {online}, offline {offline}, status unknown {unknown})",
+        "coverage": "Average coverage: {value} %",
+        "days_with_data": "(days with data: {have} of {total})",
+        "change": "({value} pp against the previous period)",
+        "no_coverage": "Average coverage: no camera has data in the period",
+        "problems": "With problems: {problems} (sheet Problems)",
+        "attached": "The workbook is attached: {name}",
+        "signature": "vigil-report",
+    },
+    "ru": {
+        "subject": "Качество архива камер, {period}",
+        "intro": "Качество архива камер, {period} ({days} дн., {tz}).",
+        "cameras": "Камер: {cameras} (онлайн {online}, офлайн {offline}, статус неизвестен {unknown})",
+        "coverage": "Среднее покрытие: {value} %",
+        "days_with_data": "(дней с данными: {have} из {total})",
+        "change": "({value} п.п. к предыдущему периоду)",
+        "no_coverage": "Среднее покрытие: ни у одной камеры нет данных за период",
+        "problems": "С проблемами: {problems} (лист «Проблемы»)",
+        "attached": "Отчёт во вложении: {name}",
+        "signature": "vigil-report",
+    },
+}

@@ -157,3 +157,27 @@ def by_datacenter(
     order = sorted(set(names), key=lambda n: (n == "", n.casefold()))
     rows = [row(n, names == n) for n in order]
     return rows, row("", np.ones(len(data.uids), dtype=bool))
+
+
+def headline(data: ReportData, fig: Figures, prev: Compared | None, lang: str, tz: str):
+    """The TLDR figures a mail body repeats (the same definitions as the TLDR sheet)."""
+    from reporter.i18n import date_text
+    from reporter.mail import Headline
+
+    avg = average_coverage(fig.coverage)
+    change = (avg - prev.avg_coverage) * 100 if prev is not None else float("nan")
+    return Headline(
+        first=date_text(lang, data.days[0].date),
+        last=date_text(lang, data.days[-1].date),
+        days=len(data.days),
+        tz=tz,
+        days_with_data=days_with_any_data(fig),
+        cameras=len(data.uids),
+        online=int((data.online == 1).sum()),
+        offline=int((data.online == 0).sum()),
+        unknown=int(np.isnan(data.online).sum()),
+        avg_coverage=avg,
+        coverage_change=float(np.round(change, 1)) if change == change else float("nan"),
+        bands={b: fig.band.count(b) for b in BANDS},
+        problems=sum(1 for r in fig.reasons if r),
+    )
