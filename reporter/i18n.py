@@ -232,6 +232,8 @@ def reason_text(lang: str, code: str, value: float | str) -> str:
         shown = f"{value / 86400:.2f}"
     elif code == "card" and not value:
         return t["reason_card_unnamed"]
+    elif code == "card":
+        shown = card_text(lang, str(value))
     else:
         shown = str(value)
     if code in ("low_coverage", "long_gap", "shallow"):

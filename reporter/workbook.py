@@ -478,8 +478,8 @@ class _Writer:
             for rank, i in enumerate(picked, start=1):
                 info = data.info[i]
                 cells = [(f"{rank}.", None), (self.names[i], self.f_wrap)]
-                cells += [(info["address"], self.f_wrap), (info["datacenter"], None)]
-                cells += [(info["vendor"], None), *values(i)]
+                cells += [(info["address"], self.f_wrap), (info["datacenter"], self.f_wrap)]
+                cells += [(info["vendor"], self.f_wrap), *values(i)]
                 rows.append(cells)
             out.append((t[key], identity + headers, rows))
         return out
