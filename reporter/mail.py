@@ -98,7 +98,9 @@ def compose(settings: MailSettings, workbook: Path, head: Headline, lang: str) -
     else:
         lines.append(m["no_coverage"])
     bands = TEXT[lang]
-    lines.append(" · ".join(f"{bands[f'col_band_{b}']}: {count}" for b, count in head.bands.items()))
+    lines.append(
+        " · ".join(f"{bands[f'col_band_{b}']}: {count}" for b, count in head.bands.items())
+    )
     lines.append(m["problems"].format(problems=head.problems))
     lines += ["", m["attached"].format(name=workbook.name), "", m["signature"]]
     msg = EmailMessage()

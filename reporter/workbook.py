@@ -88,6 +88,7 @@ _CHAR_WIDTHS = {
     2.0: "№",
 }
 _CHAR = {ch: w for w, chars in _CHAR_WIDTHS.items() for ch in chars}
+PAGE_UNITS = 200  # column units on one A4 landscape page at about 75 % (fit to width)
 LINE_PT = 15.0  # one line of Calibri 11, in points (Excel's default row height)
 PAD = 1.0  # a cell's inner margins, in column units
 
@@ -351,7 +352,12 @@ class _Writer:
         the rows."""
         self._header(ws, columns)
         ws.autofilter(0, 0, rows, len(columns) - 1)
-        self._page(ws)
+        # a wide sheet (Summary with its changes) prints on pages side by side rather than
+        # shrunk below legibility, each page starting with the camera's name and UID
+        wide = math.ceil(sum(c.width for c in columns) / PAGE_UNITS)
+        self._page(ws, pages_wide=wide)
+        if wide > 1 and columns[0].header == self.t["col_name"]:
+            ws.repeat_columns(0, 1)
         return _Table(
             ws,
             [c.fmt for c in columns],
@@ -414,11 +420,12 @@ class _Writer:
 
         def pct(i):
             colour = self._band_colour(fig.coverage[i])
-            return (float(_ratio(fig.coverage[i])), self.fmt(num_format="0.0%", **(colour or {})))
+            fmt = self.fmt(num_format="0.0%", valign="top", **(colour or {}))
+            return (float(_ratio(fig.coverage[i])), fmt)
 
         def gap(seconds):
             colour = self._gap_colour(seconds) or {}
-            return (duration_text(lang, seconds), self.fmt(**colour))
+            return (duration_text(lang, seconds), self.fmt(valign="top", align="right", **colour))
 
         def count(value):
             return (float(value), self.f_int) if value == value else ("", None)
@@ -430,11 +437,11 @@ class _Writer:
             if diff != diff:
                 return ("", None)
             better = diff > 0 if key == "coverage" else diff < 0
-            font = (GOOD_FONT if better else BAD_FONT) if diff else {}
+            font = {"valign": "top", **((GOOD_FONT if better else BAD_FONT) if diff else {})}
             if key == "coverage":
                 return (round(diff * 100, 6), self.fmt(num_format=self.f_d_pp.num_format, **font))
             if key in ("longest_gap", "gap_time"):
-                return (duration_text(lang, diff, signed=True), self.fmt(**font))
+                return (duration_text(lang, diff, signed=True), self.fmt(align="right", **font))
             return (diff, self.fmt(num_format="+0;-0;0", **font))
 
         specs = (
@@ -477,7 +484,7 @@ class _Writer:
             rows = []
             for rank, i in enumerate(picked, start=1):
                 info = data.info[i]
-                cells = [(f"{rank}.", None), (self.names[i], self.f_wrap)]
+                cells = [(f"{rank}.", self.f_text), (self.names[i], self.f_wrap)]
                 cells += [(info["address"], self.f_wrap), (info["datacenter"], self.f_wrap)]
                 cells += [(info["vendor"], self.f_wrap), *values(i)]
                 rows.append(cells)
@@ -652,9 +659,7 @@ class _Writer:
                 }
             )
         chart.set_title({"name": t["trend_title"], "name_font": {"size": 11}})
-        chart.set_y_axis(
-            {"num_format": "0%", "max": 1, "min": 0, "major_gridlines": {"visible": True}}
-        )
+        chart.set_y_axis({"num_format": "0%", "max": 1, "major_gridlines": {"visible": True}})
         chart.set_x_axis({"num_format": self.t["date_format"], "num_font": {"rotation": -45}})
         chart.set_legend({"position": "bottom"} if self.prev is not None else {"none": True})
         chart.show_blanks_as("gap")
