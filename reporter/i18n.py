@@ -16,7 +16,7 @@ TEXT: dict[str, dict[str, str]] = {
         "sheet_datacenters": "By data center",
         # page header and footer (XlsxWriter codes: &P page, &N pages, &A sheet)
         "page_of": "Page &P of &N",
-        "previous": "Previous period: {first} – {last}",
+        "previous": "Changes (Δ) against the previous period: {first} – {last}",
         "no_previous": "Previous period {first} – {last}: no data to compare with",
         "days_with_data_note": "days with data: {have} of {total}",
         "change": "Change",
@@ -124,7 +124,7 @@ TEXT: dict[str, dict[str, str]] = {
         "sheet_trend": "Динамика",
         "sheet_datacenters": "По ЦОД",
         "page_of": "Стр. &P из &N",
-        "previous": "Предыдущий период: {first} – {last}",
+        "previous": "Изменения (Δ) к предыдущему периоду: {first} – {last}",
         "no_previous": "Предыдущий период {first} – {last}: нет данных для сравнения",
         "days_with_data_note": "дней с данными: {have} из {total}",
         "change": "Изменение",

@@ -33,6 +33,7 @@ from reporter import views
 from reporter.data import INFO_FIELDS, ReportData
 from reporter.figures import BANDS, LONG_GAP, SHALLOW, Figures, top
 from reporter.i18n import TEXT, card_text, date_text, duration_text, reason_text
+from reporter.period import previous_days
 
 EXCEL_ROWS = 1_048_576  # rows per sheet in Excel, the header row included
 EXCEL_EPOCH = date(1899, 12, 30)
@@ -626,12 +627,13 @@ class _Writer:
         ws.print_area(0, 0, row, 8)
 
     def _previous_text(self) -> str:
-        t, prev = self.t, self.prev
-        days = prev.days if prev is not None else None
-        if days is None:
-            return ""
+        """Which period the changes (Δ) are against, or that there was none to compare with."""
+        prev = self.prev
+        days = prev.days if prev is not None else previous_days(self.data.days, self.tz)[0]
         first, last = (date_text(self.lang, d.date) for d in (days[0], days[-1]))
-        return t["previous"].format(first=first, last=last)
+        return self.t["previous" if prev is not None else "no_previous"].format(
+            first=first, last=last
+        )
 
     def _trend_chart(self, width: int, height: int):
         """Fleet coverage per day as a line (the previous period's as a second one), read from
