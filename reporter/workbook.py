@@ -614,8 +614,7 @@ class _Writer:
                     wrap_lines(v, widths[k]) if isinstance(v, str) and f is self.f_wrap else 1
                     for k, (v, f) in enumerate(cells)
                 )
-                if lines > 1:
-                    ws.set_row(row, LINE_PT * lines)
+                ws.set_row(row, LINE_PT * lines)  # LibreOffice squeezes some rows otherwise
                 for k, (value, fmt) in enumerate(cells):
                     if isinstance(value, str):
                         if value:
