@@ -3,8 +3,9 @@
     vigil-report --prometheus URL [--days 30] [--tz Europe/Moscow] [--lang en|ru] [-o FILE.xlsx]
     vigil-report schedule --prometheus URL --cron "0 7 * * *" --out-dir DIR [--keep 30]
 
-Exit codes: 0 written; 1 Prometheus unreachable, a query failed or it holds no data (nothing is
-left behind); 2 bad usage or configuration; 130 interrupted.
+Exit codes: 0 written (and mailed, with --mail-to); 1 Prometheus unreachable, a query failed or it
+holds no data (nothing is left behind); 2 bad usage or configuration; 3 written but not delivered
+by mail (the workbook is kept); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from exporter import __version__
+from reporter.mail import Headline, MailSettings
 
 log = logging.getLogger("vigil.report")
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_UNDELIVERED = 3
 EXIT_INTERRUPTED = 130
 NAME_FORMAT = "report_%Y-%m-%d_%H%M%S.xlsx"
 NAME_PATTERN = re.compile(r"report_\d{4}-\d{2}-\d{2}_\d{6}\.xlsx")
@@ -59,6 +62,7 @@ class Options:
     concurrency: int
     row_limit: int
     progress: bool
+    mail: MailSettings | None = None
 
 
 # -- options -------------------------------------------------------------------------------------
@@ -121,6 +125,42 @@ def _common(parser: argparse.ArgumentParser) -> None:
     a.add_argument("--ca-file", metavar="FILE", help="CA bundle to verify Prometheus' certificate")
     a.add_argument(
         "--insecure", action="store_true", help="do not verify the TLS certificate (warned)"
+    )
+    m = parser.add_argument_group("mail the workbook (SMTP)")
+    m.add_argument(
+        "--mail-to",
+        action="append",
+        metavar="ADDRESS",
+        help="mail the workbook to ADDRESS (repeat for more, or separate with commas)",
+    )
+    m.add_argument("--mail-from", metavar="ADDRESS", help="sender (default vigil-report@HOST)")
+    m.add_argument("--smtp-host", metavar="HOST", help="SMTP server (required with --mail-to)")
+    m.add_argument(
+        "--smtp-port", type=_positive_int, help="default 587 (starttls), 465 (tls) or 25 (none)"
+    )
+    m.add_argument(
+        "--smtp-security",
+        choices=("starttls", "tls", "none"),
+        default="starttls",
+        help="STARTTLS on a plain connection (default), TLS from the start, or none",
+    )
+    m.add_argument("--smtp-user", metavar="USER", help="SMTP login")
+    m.add_argument("--smtp-password-file", metavar="FILE", help="file holding the SMTP password")
+    m.add_argument(
+        "--smtp-ca-file", metavar="FILE", help="CA bundle to verify the SMTP server's certificate"
+    )
+    m.add_argument(
+        "--mail-attempts",
+        type=_positive_int,
+        default=3,
+        help="tries per delivery before it counts as failed (default 3)",
+    )
+    m.add_argument(
+        "--mail-retry-delay",
+        type=_seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="wait before the second try, doubled for each further one (default 60)",
     )
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning"))
     # Excel's limit; lower only to see the Daily sheet split without a million rows
@@ -221,6 +261,7 @@ def make_options(args: argparse.Namespace) -> Options:
     except OSError as exc:  # ssl.SSLError included: not a PEM bundle
         raise UsageError(f"--ca-file {args.ca_file}: {exc.strerror or exc}") from None
     return Options(
+        mail=_mail_settings(args),
         prometheus=args.prometheus,
         days=args.days,
         tz=tz,
@@ -235,6 +276,58 @@ def make_options(args: argparse.Namespace) -> Options:
         concurrency=args.concurrency,
         row_limit=args.row_limit or EXCEL_ROWS,
         progress=sys.stderr.isatty(),
+    )
+
+
+def _mail_settings(args: argparse.Namespace) -> MailSettings | None:
+    import socket
+
+    from exporter.logs import register_secret
+    from reporter.mail import DEFAULT_PORT
+
+    smtp_given = [
+        f"--{name.replace('_', '-')}"
+        for name in ("smtp_host", "smtp_user", "smtp_password_file", "smtp_ca_file", "mail_from")
+        if getattr(args, name)
+    ]
+    if not args.mail_to:
+        if smtp_given:
+            raise UsageError(f"{', '.join(smtp_given)} without --mail-to")
+        return None
+    to = tuple(a.strip() for value in args.mail_to for a in value.split(",") if a.strip())
+    for address in to:
+        if not re.fullmatch(r"[^@\s,<>]+@[^@\s,<>]+", address):
+            raise UsageError(f"--mail-to: not a mail address: {address!r}")
+    if not args.smtp_host:
+        raise UsageError("--mail-to needs --smtp-host")
+    if args.smtp_password_file and not args.smtp_user:
+        raise UsageError("--smtp-password-file needs --smtp-user")
+    if args.smtp_user and not args.smtp_password_file:
+        raise UsageError("--smtp-user needs --smtp-password-file")
+    if args.smtp_user and args.smtp_security == "none":
+        raise UsageError("refusing to send the SMTP password unencrypted (--smtp-security none)")
+    password = None
+    if args.smtp_password_file:
+        password = _read_secret(args.smtp_password_file, "SMTP password")
+        register_secret(password)
+    context = None
+    if args.smtp_ca_file:
+        try:
+            context = ssl.create_default_context(cafile=args.smtp_ca_file)
+        except OSError as exc:
+            raise UsageError(f"--smtp-ca-file {args.smtp_ca_file}: {exc.strerror or exc}") from None
+    return MailSettings(
+        to=to,
+        sender=args.mail_from or f"vigil-report@{socket.getfqdn()}",
+        host=args.smtp_host,
+        port=args.smtp_port or DEFAULT_PORT[args.smtp_security],
+        security=args.smtp_security,
+        user=args.smtp_user,
+        password=password,
+        ssl_context=context,
+        timeout=min(args.timeout, 60.0),
+        attempts=args.mail_attempts,
+        retry_delay=args.mail_retry_delay,
     )
 
 
@@ -271,7 +364,6 @@ class _Progress:
 
 
 async def _fetch(opts: Options, days, as_of: float, stop: threading.Event | None):
-    from reporter.data import fetch_report
     from reporter.prom import Auth, Prometheus
     from reporter.workbook import Stopped
 
@@ -285,24 +377,43 @@ async def _fetch(opts: Options, days, as_of: float, stop: threading.Event | None
             timeout=opts.timeout,
             concurrency=opts.concurrency,
         ) as prom:
-            task = asyncio.ensure_future(fetch_report(prom, days, as_of, progress))
+            task = asyncio.ensure_future(_both_periods(prom, opts, days, as_of, progress))
             while not task.done():
                 await asyncio.wait({task}, timeout=0.2)
                 if stop is not None and stop.is_set() and not task.done():
                     task.cancel()
                     await asyncio.gather(task, return_exceptions=True)
                     raise Stopped()
-            return task.result(), prom.requests
+            data, previous = task.result()
+            return data, previous, prom.requests
     finally:
         progress.close()
 
 
-def make_report(opts: Options, output: Path, stop: threading.Event | None = None) -> Path:
-    """Query Prometheus and write the workbook to `output`, atomically; returns `output`.
+async def _both_periods(prom, opts: Options, days, as_of: float, progress):
+    """This period's figures, then the previous period's (same number of days just before) for
+    the changes; None when Prometheus holds nothing for it (say, history shorter than that)."""
+    from reporter.data import EmptyReport, fetch_report
+    from reporter.period import previous_days
+
+    data = await fetch_report(prom, days, as_of, progress)
+    before, before_as_of = previous_days(days, opts.tz)
+    try:
+        previous = await fetch_report(prom, before, before_as_of)
+    except EmptyReport:
+        log.info("no figures for the previous period %s .. %s", before[0].date, before[-1].date)
+        previous = None
+    return data, previous
+
+
+def make_report(opts: Options, output: Path, stop: threading.Event | None = None) -> Headline:
+    """Query Prometheus and write the workbook to `output`, atomically; returns the TLDR
+    figures (for the mail).
 
     Raises PrometheusError, EmptyReport, UsageError, OSError or Stopped; nothing is left behind
     on any failure (Ctrl-C included).
     """
+    from reporter import views
     from reporter.figures import compute
     from reporter.period import report_days
     from reporter.prom import safe_url
@@ -321,9 +432,10 @@ def make_report(opts: Options, output: Path, stop: threading.Event | None = None
         len(days),
         opts.tz.key,
     )
-    data, requests = asyncio.run(_fetch(opts, days, as_of, stop))
+    data, previous, requests = asyncio.run(_fetch(opts, days, as_of, stop))
     queried = time.monotonic()
     fig = compute(data)
+    prev = views.compare(data, previous, compute(previous)) if previous is not None else None
     log.info(
         "%d cameras, %d camera-days with data, %d queries in %.1f s; writing %s",
         len(data.uids),
@@ -345,6 +457,7 @@ def make_report(opts: Options, output: Path, stop: threading.Event | None = None
             row_limit=opts.row_limit,
             progress=progress,
             stop=stop,
+            prev=prev,
         )
         os.replace(tmp, output)
     finally:
@@ -357,7 +470,24 @@ def make_report(opts: Options, output: Path, stop: threading.Event | None = None
         len(days),
         time.monotonic() - started,
     )
-    return output
+    return views.headline(data, fig, prev, opts.lang, opts.tz.key)
+
+
+def deliver(
+    opts: Options, output: Path, head: Headline, stop: threading.Event | None = None
+) -> None:
+    """Mail the workbook (retried); raises DeliveryFailed. The workbook stays where it is."""
+    from reporter.mail import compose, send
+
+    assert opts.mail is not None
+    msg = compose(opts.mail, output, head, opts.lang)
+    attempts = send(opts.mail, msg, stop)
+    log.info(
+        "mailed %s to %s%s",
+        output.name,
+        ", ".join(opts.mail.to),
+        f" (attempt {attempts})" if attempts > 1 else "",
+    )
 
 
 def default_name(at: float, tz: ZoneInfo) -> str:
@@ -427,6 +557,8 @@ class ScheduledReports:
         self.keep = keep
         self.stop = threading.Event()
         self._running = threading.Lock()
+        self.delivered = 0
+        self.undelivered = 0
 
     def __call__(self) -> None:
         from reporter.data import EmptyReport
@@ -442,7 +574,7 @@ class ScheduledReports:
             output = self.out_dir / default_name(now, self.opts.tz)
             log.info("report started: %s", output.name)
             try:
-                make_report(self.opts, output, self.stop)
+                head = make_report(self.opts, output, self.stop)
             except (PrometheusError, EmptyReport, UsageError) as exc:
                 log.error("report failed, nothing written: %s", exc)
                 return
@@ -458,8 +590,28 @@ class ScheduledReports:
                 output.name,
                 f"; deleted {len(deleted)} older report(s)" if deleted else "",
             )
+            if self.opts.mail is not None:
+                self._deliver(output, head)
         finally:
             self._running.release()
+
+    def _deliver(self, output: Path, head: Headline) -> None:
+        from reporter.mail import DeliveryFailed
+
+        try:
+            deliver(self.opts, output, head, self.stop)
+        except DeliveryFailed as exc:
+            self.undelivered += 1
+            log.error(
+                "report not delivered: %s; the workbook is kept at %s "
+                "(deliveries since start: %d sent, %d failed)",
+                exc,
+                output,
+                self.delivered,
+                self.undelivered,
+            )
+        else:
+            self.delivered += 1
 
 
 def run_schedule(args: argparse.Namespace, opts: Options) -> int:
@@ -533,8 +685,16 @@ def _main(argv: list[str]) -> int:
             return run_schedule(args, opts)
         output = Path(args.output or default_name(opts.at or time.time(), opts.tz))
         _check_writable(output.parent)
-        make_report(opts, output)
+        head = make_report(opts, output)
         print(output)
+        if opts.mail is not None:
+            from reporter.mail import DeliveryFailed
+
+            try:
+                deliver(opts, output, head)
+            except DeliveryFailed as exc:
+                print(f"vigil-report: {exc}; the workbook is kept at {output}", file=sys.stderr)
+                return EXIT_UNDELIVERED
         return 0
     except UsageError as exc:
         print(f"vigil-report: {exc}", file=sys.stderr)

@@ -37,21 +37,31 @@ class Day:
         return self.end - self.start
 
 
+def _day(day: date, tz: ZoneInfo, as_of_ms: int) -> Day:
+    start = local_midnight(day, tz)
+    end = local_midnight(day + timedelta(days=1), tz)
+    after_next = local_midnight(day + timedelta(days=2), tz)
+    at_ms = min(after_next * 1000 - 1, as_of_ms)
+    # covers [end - 1 ms, at] on Prometheus 2 (closed range) and [end, at] on Prometheus 3
+    # (left-open): the backfilled sample stamped at `end` is inside either way
+    return Day(day, start, end, at_ms, at_ms - end * 1000 + 1)
+
+
 def report_days(as_of: float, tz: ZoneInfo, days: int) -> list[Day]:
     """The `days` whole calendar days before the one containing `as_of`, oldest first."""
     as_of_ms = int(as_of * 1000)
     today = datetime.fromtimestamp(as_of, tz).date()
-    out = []
-    for back in range(days, 0, -1):
-        day = today - timedelta(days=back)
-        start = local_midnight(day, tz)
-        end = local_midnight(day + timedelta(days=1), tz)
-        after_next = local_midnight(day + timedelta(days=2), tz)
-        at_ms = min(after_next * 1000 - 1, as_of_ms)
-        # covers [end - 1 ms, at] on Prometheus 2 (closed range) and [end, at] on Prometheus 3
-        # (left-open): the backfilled sample stamped at `end` is inside either way
-        out.append(Day(day, start, end, at_ms, at_ms - end * 1000 + 1))
-    return out
+    return [_day(today - timedelta(days=back), tz, as_of_ms) for back in range(days, 0, -1)]
+
+
+def previous_days(days: list[Day], tz: ZoneInfo) -> tuple[list[Day], float]:
+    """The period of the same number of calendar days just before `days`, and the moment its
+    report is read at (the last millisecond of `days`' first day: every day of it has ended and
+    its figures are final by then)."""
+    as_of_ms = days[0].end * 1000 - 1
+    first = days[0].date
+    out = [_day(first - timedelta(days=back), tz, as_of_ms) for back in range(len(days), 0, -1)]
+    return out, as_of_ms / 1000
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,9 @@ from tests.conftest import eventually, free_port, require_binary, serve_app
 from tests.fixtures import reporter_history as h
 
 ROOT = Path(__file__).resolve().parent.parent
-EN_SHEETS = ["TLDR", "Summary", "Daily", "Heatmap", "Problems"]
-RU_SHEETS = ["Кратко", "Сводка", "По дням", "Тепловая карта", "Проблемы"]
+EN_SHEETS = ["TLDR", "Trend", "By data center", "Summary", "Daily", "Heatmap", "Problems"]
+RU_SHEETS = ["Кратко", "Динамика", "По ЦОД", "Сводка", "По дням", "Тепловая карта", "Проблемы"]
+CARD_WORDS = {"CardOK": "OK", "CardError": "error"}
 
 
 def run_report(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -235,10 +236,11 @@ def test_summary_matches_the_analysis(workbook_en, expected):
         "Status",
         "Memory card",
         "Depth (days)",
-        "Days with data",
+        "Days with data (of 7)",
         "Recorded (h)",
         "Coverage",
         "Fragments",
+        "Avg fragment (h)",
         "Gaps",
         "Longest gap (h)",
         "Gap time (h)",
@@ -263,19 +265,23 @@ def test_summary_matches_the_analysis(workbook_en, expected):
         )
         status = {1: "online", 0: "offline", None: "unknown"}[camera.online]
         assert row[7] == status, camera.uid
-        assert row[8] == camera.card, camera.uid
+        assert row[8] == CARD_WORDS[camera.card], "the card state in words"
         depth = expected.depth(i)
         assert row[9] == (None if depth is None else days(depth)), camera.uid
         assert row[10] == figures["days"], camera.uid
         if figures["days"] == 0:
-            assert row[11:] == (None,) * 6, "no data is blank, not 0"
+            assert row[11:] == (None,) * 7, "no data is blank, not 0"
             continue
         assert row[11] == hours(figures["recorded"]), camera.uid
         assert row[12] == same(figures["coverage"]), camera.uid
         assert row[13] == figures["fragments"], camera.uid
-        assert row[14] == figures["gaps"], camera.uid
-        assert row[15] == hours(figures["longest"]), camera.uid
-        assert row[16] == hours(figures["gap_time"]), camera.uid
+        if figures["fragments"]:
+            assert row[14] == hours(figures["recorded"] / figures["fragments"]), camera.uid
+        else:
+            assert row[14] is None, "no fragment: no average"
+        assert row[15] == figures["gaps"], camera.uid
+        assert row[16] == hours(figures["longest"]), camera.uid
+        assert row[17] == hours(figures["gap_time"]), camera.uid
         if has_every_day := bool(expected.has[i].all()):
             # with every day's figures the period is exact: as if analysed in one window
             assert figures["longest"] == expected.true_longest[i], camera.uid
@@ -284,7 +290,7 @@ def test_summary_matches_the_analysis(workbook_en, expected):
         assert has_every_day or figures["longest"] <= expected.true_longest[i]
 
     foxtrot = cameras.index(next(c for c in cameras if c.uid == "cam-foxtrot"))
-    assert got["cam-foxtrot"][15] == hours(73 * 3600) == hours(expected.true_longest[foxtrot])
+    assert got["cam-foxtrot"][16] == hours(73 * 3600) == hours(expected.true_longest[foxtrot])
     assert got["cam-juliet"][10] == 5, "two days without samples are left out"
     assert got["cam-juliet"][12] == 1.0, "...not counted as 0 %"
     alpha = cameras.index(next(c for c in cameras if c.uid == "cam-alpha"))
@@ -293,13 +299,25 @@ def test_summary_matches_the_analysis(workbook_en, expected):
 
     # formats: numbers are numbers with their format, header frozen and filtered, coverage coloured
     assert ws.freeze_panes == "A2"
-    assert ws.auto_filter.ref == f"A1:Q{len(cameras) + 1}"
+    assert ws.auto_filter.ref == f"A1:R{len(cameras) + 1}"
     assert ws["M2"].number_format == "0.0%"
     assert ws["L2"].number_format == "0.00"
     assert ws["J2"].number_format == "0.0"
     assert ws["A1"].font.b and ws["A1"].fill.fgColor.rgb.endswith("1F4E78")
-    assert [str(cf.sqref) for cf in ws.conditional_formatting] == [f"M2:M{len(cameras) + 1}"]
-    assert ws.column_dimensions["F"].width > ws.column_dimensions["O"].width
+    last = len(cameras) + 1
+    # status, depth (report.py's red under 1 day, yellow under 3), days with data, coverage,
+    # longest gap (red over 1 h, yellow over 5 min)
+    rules = {str(cf.sqref): [r.formula for r in cf.rules] for cf in ws.conditional_formatting}
+    assert rules == {
+        f"H2:H{last}": [['"online"'], ['"offline"']],
+        f"J2:J{last}": [["ISBLANK(J2)"], ["1.0"], ["3.0"]],
+        f"K2:K{last}": [["ISBLANK(K2)"], ["7"]],
+        f"M2:M{last}": [["ISBLANK(M2)"], ["0.9"], ["0.5", "0.899999999999"], ["0.5"]],
+        f"Q2:Q{last}": [["ISBLANK(Q2)"], ["1.0"], [str(300 / 3600)]],
+    }
+    hotel = next(r for r in ws.iter_rows(min_row=2) if r[1].value == "cam-hotel")
+    assert hotel[8].value == "error" and hotel[8].fill.fgColor.rgb.endswith("FFC7CE")
+    assert ws.column_dimensions["F"].width > ws.column_dimensions["P"].width
 
 
 def test_daily_and_heatmap_match_the_analysis(workbook_en, expected):
@@ -361,10 +379,11 @@ def test_daily_and_heatmap_match_the_analysis(workbook_en, expected):
 def test_tldr_and_problems_match_the_analysis(workbook_en, expected):
     wb = openpyxl.load_workbook(workbook_en)
     tldr = rows(wb["TLDR"])
-    cells = {row[0]: row[1:] for row in tldr if row[0] is not None}
+    cells = {row[1]: row[2:] for row in tldr if row[1] is not None}
     assert tldr[0][0] == "Camera archive quality"
     assert tldr[1][0] == "Period: 2026-10-22 – 2026-10-28 (7 days, Europe/Berlin)"
-    assert tldr[2][0].startswith("Generated 2026-10-29 07:00 (Europe/Berlin) from Prometheus")
+    assert tldr[2][0] == "Previous period 2026-10-15 – 2026-10-21: no data to compare with"
+    assert tldr[3][0].startswith("Generated 2026-10-29 07:00 (Europe/Berlin) from Prometheus")
     cameras = expected.cameras
     n = len(cameras)
     bands = [expected.band(i) for i in range(n)]
@@ -396,6 +415,7 @@ def test_tldr_and_problems_match_the_analysis(workbook_en, expected):
     assert {"green", "yellow", "red"} <= set(bands), "every colour is exercised"
 
     # the three top-10 tables, in their order, as (uid, value)
+    uid_of = {c.name: c.uid for c in cameras}
     order = sorted(range(n), key=lambda i: (cameras[i].name.casefold(), cameras[i].uid))
     tables, current = [], None
     for row in tldr:
@@ -403,7 +423,10 @@ def test_tldr_and_problems_match_the_analysis(workbook_en, expected):
             current = []
             tables.append((row[0], current))
         elif current is not None and isinstance(row[0], str) and row[0][:1].isdigit():
-            current.append((row[1], row[2]))
+            current.append((uid_of[row[1]], row[5]))
+            address, datacenter, vendor = row[2:5]
+            assert (datacenter, vendor) == ("DC-Berlin", "Hikvision"), row
+            assert address == f"Berlin, {row[1]} street 1"
     assert [title for title, _ in tables] == [
         "Top 10: worst coverage (cameras with archive)",
         "Top 10: most gaps",
@@ -427,20 +450,23 @@ def test_tldr_and_problems_match_the_analysis(workbook_en, expected):
     assert [uid for uid, _ in tables[2][1]] == top(
         lambda i: summary[i]["longest"], True, lambda i: summary[i].get("longest", 0) > 0
     )
-    assert tables[2][1][0] == ("cam-foxtrot", hours(73 * 3600))
+    assert tables[2][1][0] == ("cam-foxtrot", "3 d 1 h"), "73 hours in days and hours"
 
     with zipfile.ZipFile(workbook_en) as archive:
         chart = archive.read("xl/charts/chart1.xml").decode()
-    assert "<c:barChart>" in chart and "$A$" in chart and "$B$" in chart
+    assert "<c:barChart>" in chart and "$B$" in chart and "$C$" in chart
 
     problem_rows = rows(wb["Problems"])
     assert problem_rows[0] == (
         "Camera",
         "UID",
+        "Vendor",
+        "Model",
         "Address",
+        "Data center",
         "Status",
         "Coverage",
-        "Longest gap (h)",
+        "Longest gap",
         "Depth (days)",
         "Reasons",
     )
@@ -452,19 +478,26 @@ def test_tldr_and_problems_match_the_analysis(workbook_en, expected):
         "long_gap": "h (over 1 h)",
         "shallow": "days (under 1 day)",
         "offline": "offline",
-        "card": "memory card problem (CardError)",
+        "card": "memory card problem (error)",
     }
     want = {c.uid: expected.reasons(i) for i, c in enumerate(cameras) if expected.reasons(i)}
     assert set(listed) == set(want)
     assert want["cam-golf"] == {"low_coverage", "shallow"}
     assert want["cam-hotel"] == {"offline", "card"}
     for uid, codes in want.items():
-        text = listed[uid][7]
+        text = listed[uid][10]
         assert len(text.split("; ")) == len(codes), (uid, text)
         for code in codes:
             assert phrases[code] in text, (uid, code, text)
-    assert listed["cam-foxtrot"][7] == "gap of 73.0 h (over 1 h)"
-    assert listed["cam-delta"][7].startswith("coverage 24.9 % (below 50 %)")
+    assert listed["cam-foxtrot"][10] == "gap of 73.0 h (over 1 h)"
+    assert listed["cam-foxtrot"][8] == "3 d 1 h"
+    assert listed["cam-foxtrot"][2:6] == (
+        "Hikvision",
+        "DS-2CD2143",
+        "Berlin, Foxtrot street 1",
+        "DC-Berlin",
+    )
+    assert listed["cam-delta"][10].startswith("coverage 24.9 % (below 50 %)")
 
 
 def test_russian_workbook_has_russian_sheets_and_the_same_figures(prom, workbook_en, tmp_path):
@@ -477,9 +510,10 @@ def test_russian_workbook_has_russian_sheets_and_the_same_figures(prom, workbook
     assert rows(ru["Сводка"])[0][:3] == ("Камера", "UID", "Серийный номер")
     assert rows(ru["Кратко"])[0][0] == "Качество архива камер"
     assert ru["По дням"]["C2"].number_format == "dd.mm.yyyy"
-    assert ru["Тепловая карта"]["C1"].number_format == "dd.mm"
-    assert en["Heatmap"]["C1"].number_format == "mm-dd"
-    for en_name, ru_name in zip(EN_SHEETS[1:4], RU_SHEETS[1:4], strict=True):
+    assert ru["Тепловая карта"]["C1"].number_format == "dd.mm.yyyy", "one date format"
+    assert en["Heatmap"]["C1"].number_format == "yyyy-mm-dd"
+    assert rows(ru["Кратко"])[1][0] == "Период: 22.10.2026 – 28.10.2026 (7 дн., Europe/Berlin)"
+    for en_name, ru_name in zip(EN_SHEETS[1:6], RU_SHEETS[1:6], strict=True):
         en_rows, ru_rows = rows(en[en_name]), rows(ru[ru_name])
         assert len(en_rows) == len(ru_rows)
         for a, b in zip(en_rows[1:], ru_rows[1:], strict=True):
@@ -487,9 +521,13 @@ def test_russian_workbook_has_russian_sheets_and_the_same_figures(prom, workbook
             assert all(x == y for x, y in numbers)
     statuses = {row[7] for row in rows(ru["Сводка"])[1:]}
     assert statuses == {"онлайн", "офлайн", "неизвестно"}
+    cards = {row[8] for row in rows(ru["Сводка"])[1:]}
+    assert cards == {"исправна", "ошибка"}
     reasons = by_uid(rows(ru["Проблемы"]))
-    assert reasons["cam-foxtrot"][7] == "разрыв 73,0 ч (больше 1 ч)"
-    assert reasons["cam-golf"][7] == (
+    assert reasons["cam-foxtrot"][10] == "разрыв 73,0 ч (больше 1 ч)"
+    assert reasons["cam-foxtrot"][8] == "3 дн 1 ч"
+    assert reasons["cam-hotel"][10] == "офлайн; проблема с картой памяти (ошибка)"
+    assert reasons["cam-golf"][10] == (
         "покрытие 3,6 % (ниже 50 %); глубина архива 0,54 сут (меньше суток)"
     )
 
@@ -584,6 +622,8 @@ def test_daily_sheet_continues_on_new_sheets_at_the_row_limit(prom, workbook_en,
     assert len(full) - 1 == 82
     assert split.sheetnames == [
         "TLDR",
+        "Trend",
+        "By data center",
         "Summary",
         "Daily",
         "Daily (2)",
@@ -624,6 +664,11 @@ async def test_fast_rows_write_the_same_workbook_as_the_public_api(prom, tmp_pat
         cells_b = [(c.coordinate, c.value, c.number_format) for r in b[name].iter_rows() for c in r]
         assert cells_a == cells_b, name
         assert a[name].freeze_panes == b[name].freeze_panes
+        fills_a = [c.fill.fgColor.rgb for r in a[name].iter_rows() for c in r]
+        fills_b = [c.fill.fgColor.rgb for r in b[name].iter_rows() for c in r]
+        assert fills_a == fills_b, name
+        heights = [{k: d.ht for k, d in wb[name].row_dimensions.items()} for wb in (a, b)]
+        assert heights[0] == heights[1], name
 
 
 async def test_whole_ranges_are_read_only_where_the_last_hour_had_nothing(prom):
@@ -780,13 +825,13 @@ def test_interrupted_while_writing_leaves_nothing(prom, tmp_path, monkeypatch):
     real_row = workbook._Table.row
     written = []
 
-    def row(self, values):
+    def row(self, values, **styling):
         written.append(values)
         if len(written) == 20:
             assert [p.name[:13] for p in tmp.iterdir()] == ["vigil-report-"]
             assert list(next(tmp.iterdir()).iterdir()), "the sheets' rows are on disk"
             raise KeyboardInterrupt
-        real_row(self, values)
+        real_row(self, values, **styling)
 
     monkeypatch.setattr(workbook._Table, "row", row)
     once, _ = cli.build_parsers()
