@@ -22,9 +22,11 @@ minute in all. The frozen RTSP stream (a real GStreamer server whose source stop
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import math
 import multiprocessing
+import os
 import pickle
 import sys
 import time
@@ -47,6 +49,7 @@ from exporter.analysis.frames import (
     FrameResult,
     Measurement,
     Thresholds,
+    _luma_dc_step,
     init_worker,
     measure,
 )
@@ -660,9 +663,32 @@ def test_measure_alignment_conventions(scene):
     assert m.rotation_degrees == pytest.approx(-5, abs=0.4)
     corner = math.hypot(640, 360) * 2 * math.sin(math.radians(2.5))
     assert m.displacement_pixels == pytest.approx(corner, rel=0.1)
-    # the same picture: no movement, no change, full structure
+    # the same picture at another quality: no movement, full structure
     m = measure(jpeg(scene.base, 70), ref, ref)
-    assert m.displacement_pixels < 3 and m.change < 0.1 and m.structure_loss < 0.05
+    assert m.displacement_pixels < 3 and m.structure_loss < 0.05
+
+
+def test_measure_change_and_quantisation(scene):
+    first = measure(jpeg(scene.base), None, None)
+    assert first.change is None and first.local_change is None and first.quant_step == 5
+    again = measure(jpeg(scene.base), first.small, first.small)
+    assert again.change == 0 and again.local_change == 0 and again.digest == first.digest
+    # re-encoding moves a few pixels by a grey level or so: far below what sensor noise does
+    generation = measure(reencode(jpeg(scene.base), 85), first.small, first.small)
+    noisy = measure(jpeg(scene.noise(scene.base, 1)), first.small, first.small)
+    assert generation.change < 0.03 < 0.1 < noisy.change and generation.digest != first.digest
+    # a burnt-in clock ticking: nothing else changes, one small region does
+    at = measure(jpeg(scene.clock(scene.base, T0)), None, None)
+    later = measure(jpeg(scene.clock(scene.base, T0 + 10)), at.small, at.small)
+    assert later.change < 0.03 and later.local_change > 8
+    assert [measure(jpeg(scene.base, q), None, None).quant_step for q in (30, 90, 95, 100)] == [
+        27,
+        3,
+        2,
+        1,
+    ]
+    no_tables = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xda"
+    assert _luma_dc_step(no_tables) is None and _luma_dc_step(b"\xff\xd8\x00") is None
 
 
 def test_measure_runs_in_a_process_pool(scene):
@@ -670,7 +696,8 @@ def test_measure_runs_in_a_process_pool(scene):
     frames = [jpeg(scene.noise(scene.base, 3)) for _ in range(4)]
     with ProcessPoolExecutor(1, mp_context=POOL_CONTEXT, initializer=init_worker) as pool:
         results = list(pool.map(measure, frames, [ref] * 4, [ref] * 4, chunksize=2))
-    assert all(isinstance(m, Measurement) and m.change < 0.5 for m in results)
+    assert all(isinstance(m, Measurement) and m.displacement_pixels < 5 for m in results)
+    assert len({m.digest for m in results}) == 4  # fresh noise: never the same picture
 
 
 def healthy_run(scene, vision, start, frames=6):
@@ -751,16 +778,61 @@ def test_started_only_on_transitions(scene):
 def test_unchanged_seconds_grow_while_frozen_and_reset_on_change(scene):
     vision = CameraVision(Thresholds(frozen_seconds=60))
     now = healthy_run(scene, vision, T0)
+    stopped = jpeg(scene.noise(scene.base, 6), 70)
     seen = []
     for k in range(10):
-        data = jpeg(scene.noise(scene.base, 6), 60 + 3 * k)  # the same picture, fresh noise
+        data = stopped if k % 2 else reencode(stopped, 70)  # the same bytes, or re-encoded
         result = vision.judge(measure(data, *vision.state_for_pool()), now)
         seen.append((result.unchanged_seconds, result.problems["frozen"], result.started))
         now += STEP
     assert [u for u, _, _ in seen] == [STEP * k for k in range(10)]
     assert [f for _, f, _ in seen] == [False] * 6 + [True] * 4
     assert seen[6][2] == ["frozen"] and seen[7][2] == []
-    result = vision.judge(measure(random_healthy(scene), *vision.state_for_pool()), now)
+    # the same view with live sensor noise: one such frame alone could be a re-quantisation (it
+    # does not end the count), the second in a row means the picture is live again
+    seen = []
+    for _ in range(2):
+        live = jpeg(scene.noise(scene.base, 1), 70)
+        result = vision.judge(measure(live, *vision.state_for_pool()), now)
+        seen.append((result.unchanged_seconds, result.problems["frozen"]))
+        now += STEP
+    assert seen == [(STEP * 10, True), (0, False)]
+
+
+def test_a_still_scene_filmed_live_never_freezes(scene):
+    vision = CameraVision(Thresholds(frozen_seconds=30))
+    start = healthy_run(scene, vision, T0)
+    noisy, clocked = vision, copy.deepcopy(vision)
+    for k in range(12):
+        now = start + STEP * k
+        for v, data in (
+            (noisy, jpeg(scene.noise(scene.base, 1), 50)),  # sensor noise only
+            (clocked, jpeg(scene.clock(scene.base, now), 90)),  # a ticking clock only
+        ):
+            result = v.judge(measure(data, *v.state_for_pool()), now)
+            assert result.unchanged_seconds == 0 and not result.problems["frozen"]
+
+
+def test_a_picture_cycling_through_a_few_encodings_is_frozen(scene):
+    """An H.264 encoder fed a stopped picture re-quantises it at every key frame, into a few exact
+    versions (docs/frame-detection.md): a repeat of a recent picture counts as unchanged."""
+    vision = CameraVision(Thresholds(frozen_seconds=60))
+    now = healthy_run(scene, vision, T0)
+    picture = scene.noise(scene.base, 3)
+    versions = [jpeg(picture, q) for q in (60, 75, 90)]
+    order = [0, 0, 1, 0, 2, 1, 1, 2, 0, 2, 1, 0, 0, 2, 1]
+    seen = []
+    for k in order:
+        result = vision.judge(measure(versions[k], *vision.state_for_pool()), now)
+        seen.append((result.repeated, result.unchanged_seconds))
+        now += STEP
+    assert [r for r, _ in seen] == [False, True, False, True, False] + [True] * 10
+    # each new version came alone, between repeats: the count went on from the first frame
+    assert seen[-1][1] == STEP * (len(order) - 1) and result.problems["frozen"]
+    # two changed frames in a row: the picture is live again
+    for data in (jpeg(picture, 40), jpeg(picture, 50)):
+        result = vision.judge(measure(data, *vision.state_for_pool()), now)
+        now += STEP
     assert result.unchanged_seconds == 0 and not result.problems["frozen"]
 
 
@@ -785,7 +857,118 @@ def test_resolution_change_restarts_the_history(scene):
     assert vision.reference.shape == (135, 240)
 
 
+# --- a real RTSP stream whose source stops ---------------------------------------------------------
+
+RTSP_SIZE = (640, 360)  # a camera's second stream, the one analytics usually read
+RTSP_RAW_FRAMES = 73  # the live source's frames, each with its own sensor noise (7.3 s at 10 fps)
+RTSP_FETCHES = 8  # frames fetched while live, and again once the source stopped (140 s each)
+
+
+def rtsp_frames_file(path: Path, s: Scene) -> None:
+    with path.open("wb") as f:
+        for _ in range(RTSP_RAW_FRAMES):
+            f.write(cv2.cvtColor(s.noise(s.base, 2), cv2.COLOR_BGR2YUV_I420).tobytes())
+
+
+def rtsp_trial(url: str, server, vision: CameraVision, now: float) -> tuple[list, list]:
+    """(live results, results after the source stopped), each frame fetched as the exporter does
+    (a fresh RTSP session, the first frame, JPEG) and judged STILL_STEP apart."""
+    from exporter.sources.frames.fetch import fetch_frame
+    from tests.rtsp_support import stop_source
+
+    async def fetch() -> bytes:
+        return await fetch_frame(None, url, 10)
+
+    def run(count: int) -> list[FrameResult]:
+        nonlocal now
+        out = []
+        for _ in range(count):
+            data = asyncio.run(fetch())
+            out.append(vision.judge(measure(data, *vision.state_for_pool()), now))
+            now += STILL_STEP
+        return out
+
+    live = run(RTSP_FETCHES)
+    stop_source(server)
+    return live, run(RTSP_FETCHES)
+
+
+def rtsp_records(tmp: str) -> list[tuple[str, list[FrameResult], list[FrameResult]]]:
+    """(photograph, live results, stopped results) for three H.264 RTSP streams of still scenes."""
+    from tests.rtsp_support import check_rtsp_parts, start_rtsp, stop_rtsp
+
+    check_rtsp_parts()
+    out = []
+    for seed, name in enumerate(("coffee", "grass", "rocket")):
+        s = Scene(name, *RTSP_SIZE, 500 + seed)
+        raw = Path(tmp) / f"{name}.i420"
+        rtsp_frames_file(raw, s)
+        server = start_rtsp("cam", "--frames", str(raw), "x".join(map(str, RTSP_SIZE)))
+        try:
+            url = f"rtsp://127.0.0.1:{server.port}/cam"
+            live, stopped = rtsp_trial(url, server, CameraVision(), T0)
+        finally:
+            stop_rtsp(server)
+            raw.unlink()
+        out.append((name, live, stopped))
+    return out
+
+
+@pytest.fixture(scope="module")
+def rtsp_results(tmp_path_factory):
+    # FFmpeg probes a stream for about 3 s by default; the test server's stream is plain H.264
+    saved = os.environ.get("OPENCV_FFMPEG_CAPTURE_OPTIONS")
+    os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = (
+        "rtsp_transport;tcp|analyzeduration;500000|probesize;32768"
+    )
+    try:
+        yield rtsp_records(str(tmp_path_factory.mktemp("rtsp")))
+    finally:
+        if saved is None:
+            os.environ.pop("OPENCV_FFMPEG_CAPTURE_OPTIONS", None)
+        else:
+            os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = saved
+
+
+def test_rtsp_still_scene_is_live_and_stopped_source_is_frozen(rtsp_results):
+    """Through a real GStreamer RTSP server (x264) and the exporter's RTSP fetch: a still scene with
+    sensor noise is never frozen; once the sensor stops, the stream is frozen within 140 s."""
+    for name, live, stopped in rtsp_results:
+        assert not any(r.problems["frozen"] for r in live), name
+        assert all(not any(r.problems.values()) for r in live[1:]), (name, live)
+        assert stopped[-1].problems["frozen"], (name, [(r.change, r.repeated) for r in stopped])
+        assert [p for p, on in stopped[-1].problems.items() if on] == ["frozen"], name
+
+
+def rtsp_table(results) -> str:
+    """The RTSP table of docs/frame-detection.md."""
+    lines = [
+        "| stream | live: frames frozen | live: change (min–max) | stopped: frozen at the end "
+        "| stopped: frames repeated |",
+        "|---|---:|---|---|---:|",
+    ]
+    for name, live, stopped in results:
+        changes = [r.change for r in live if r.change is not None]
+        lines.append(
+            f"| {name} {RTSP_SIZE[0]}x{RTSP_SIZE[1]} | "
+            f"{sum(r.problems['frozen'] for r in live)} / {len(live)} | "
+            f"{min(changes):.2f}–{max(changes):.2f} | "
+            f"{'yes' if stopped[-1].problems['frozen'] else 'no'} "
+            f"({stopped[-1].unchanged_seconds:.0f} s unchanged) | "
+            f"{sum(r.repeated for r in stopped)} / {len(stopped)} |"
+        )
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
+    import tempfile
+
     for photo_set, photos in PHOTO_SETS.items():
         print(f"\n### {photo_set}: {', '.join(photos)}\n")
         print(table(all_records(), photo_set))
+    os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = (
+        "rtsp_transport;tcp|analyzeduration;500000|probesize;32768"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        print("\n### RTSP\n")
+        print(rtsp_table(rtsp_records(tmp)))

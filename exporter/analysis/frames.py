@@ -619,7 +619,9 @@ class CameraVision:
     * the *sharpness baseline* is the detail of the last ``baseline_frames`` healthy frames;
     * the *previous* picture is the last frame's (any frame), and the digests of the last
       RECENT_PICTURES distinct pictures are kept; ``unchanged_seconds`` counts from the last frame
-      that was not unchanged (see `Thresholds` for what unchanged means).
+      that was not unchanged (see `Thresholds` for what unchanged means). One changed frame between
+      unchanged ones does not end the count when no small region changed in it (an H.264 encoder
+      fed a stopped picture re-quantises it now and then; live sensor noise changes every frame).
 
     Precedence (one cause, one problem): ``black`` explains everything else, so a black frame is not
     also blurred, occluded, displaced or frozen. ``occluded`` explains blur, displacement and a frozen
@@ -634,6 +636,8 @@ class CameraVision:
         self._previous: np.ndarray | None = None
         self._recent: dict[bytes, None] = {}  # digests of recent distinct pictures, oldest first
         self._unchanged_since: float | None = None
+        self._last_still = False  # the last frame was unchanged
+        self._suspect = False  # the last frame changed, but only as a re-quantisation would
         self._details: deque[float] = deque(maxlen=self.thresholds.baseline_frames)
         self._problems = dict.fromkeys(PROBLEMS, False)
         self._geometry: tuple[int, int, int] | None = None
@@ -678,6 +682,7 @@ class CameraVision:
             self._geometry = geometry
             self._reference = self._previous = self._unchanged_since = None
             self._recent.clear()
+            self._last_still = self._suspect = False
             self._details.clear()
         detail = measured_detail(m)
         baseline = None
@@ -688,8 +693,19 @@ class CameraVision:
         displacement = m.displacement_pixels if confident else None
 
         repeated = m.digest in self._recent
-        if not (repeated or self._no_live_change(m)) or self._unchanged_since is None:
+        still = repeated or self._no_live_change(m)
+        if self._unchanged_since is None:
             self._unchanged_since = now
+        elif still:
+            self._suspect = False
+        elif self._last_still and m.local_change is not None and m.local_change < t.frozen_region:
+            # one changed frame between unchanged ones, no small region changed: an encoder
+            # re-quantising the stopped picture at a key frame, unless the next frame changes too
+            self._suspect = True
+        else:
+            self._unchanged_since = now
+            self._suspect = False
+        self._last_still = still
         unchanged = max(now - self._unchanged_since, 0.0)
         self._previous = m.small
         self._recent.pop(m.digest, None)
