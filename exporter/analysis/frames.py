@@ -121,9 +121,9 @@ class Measurement:
       ``shift_y``, the translation of the picture content (right and down positive);
       ``rotation_degrees``, its rotation (counter-clockwise on screen positive).
     * ``change``: against ``previous`` (the previous frame's small copy; None without one of the same
-      size), the mean absolute grey difference of the small copies: live sensor noise of sigma 1 gives
-      0.07 to 0.3, the same picture re-encoded at the same quality up to 0.03 (0.08 at quality 94 and
-      more); ``local_change``: the largest mean absolute difference in a REGION x REGION window (a
+      size), the mean absolute grey difference of the small copies: at 1080p live sensor noise of
+      sigma 1 gives 0.087 and more, the same picture re-encoded at the same quality up to 0.026 (0.077
+      at quality 94 and more; docs/frame-detection.md); ``local_change``: the largest mean absolute difference in a REGION x REGION window (a
       burnt-in clock ticking gives 8 and more, re-encoding up to 3).
     * ``quant_step``: the JPEG's luminance DC quantisation step (quantisation table 0; None if the
       table cannot be read): 1-2 for quality 94-100, 3 for 90, 5 for 85, 27 for 30.
@@ -567,8 +567,8 @@ class Thresholds:
     displacement_response: float = ALIGN_CONFIDENT
     # frozen: a frame is unchanged when it repeats one of the last RECENT_PICTURES distinct pictures
     # pixel for pixel, or when against the previous frame (`change`, mean absolute grey difference of
-    # the small copies) it shows no live sensor noise: below this (measured: sensor noise of sigma 1
-    # from 0.084, the same picture re-encoded at the same quality up to 0.031) ...
+    # the small copies) it shows no live sensor noise: below this (measured at 1080p: sensor noise of
+    # sigma 1 from 0.087, the same picture decoded and re-encoded at the same quality up to 0.026) ...
     frozen_noise: float = 0.05
     # ... or below this for finely quantised JPEGs (luminance DC step up to FINE_QUANT_STEP, quality
     # 94 and more: re-encoding up to 0.077, sigma 1 noise from 0.108); both at 1080p, scaled by
