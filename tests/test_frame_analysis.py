@@ -786,15 +786,15 @@ def test_unchanged_seconds_grow_while_frozen_and_reset_on_change(scene):
     assert [u for u, _, _ in seen] == [STEP * k for k in range(10)]
     assert [f for _, f, _ in seen] == [False] * 6 + [True] * 4
     assert seen[6][2] == ["frozen"] and seen[7][2] == []
-    # the same view with live sensor noise: one such frame alone could be a re-quantisation (it
-    # does not end the count), the second in a row means the picture is live again
+    # the same view with live sensor noise: one or two such frames could be re-quantisations (they
+    # do not end the count), the third in a row means the picture is live again
     seen = []
-    for _ in range(2):
+    for _ in range(3):
         live = jpeg(scene.noise(scene.base, 1), 70)
         result = vision.judge(measure(live, *vision.state_for_pool()), now)
         seen.append((result.unchanged_seconds, result.problems["frozen"]))
         now += STEP
-    assert seen == [(STEP * 10, True), (0, False)]
+    assert seen == [(STEP * 10, True), (STEP * 11, True), (0, False)]
 
 
 def test_a_still_scene_filmed_live_never_freezes(scene):
@@ -827,8 +827,8 @@ def test_a_picture_cycling_through_a_few_encodings_is_frozen(scene):
     assert [r for r, _ in seen] == [False, True, False, True, False] + [True] * 10
     # each new version came alone, between repeats: the count went on from the first frame
     assert seen[-1][1] == STEP * (len(order) - 1) and result.problems["frozen"]
-    # two changed frames in a row: the picture is live again
-    for data in (jpeg(picture, 40), jpeg(picture, 50)):
+    # three changed frames in a row: the picture is live again
+    for data in (jpeg(picture, 40), jpeg(picture, 50), jpeg(picture, 30)):
         result = vision.judge(measure(data, *vision.state_for_pool()), now)
         now += STEP
     assert result.unchanged_seconds == 0 and not result.problems["frozen"]
@@ -859,7 +859,9 @@ def test_resolution_change_restarts_the_history(scene):
 
 RTSP_SIZE = (640, 360)  # a camera's second stream, the one analytics usually read
 RTSP_RAW_FRAMES = 73  # the live source's frames, each with its own sensor noise (7.3 s at 10 fps)
-RTSP_FETCHES = 8  # frames fetched while live, and again once the source stopped (140 s each)
+RTSP_FETCHES = 8  # frames fetched while live (140 s) ...
+RTSP_STOPPED_FETCHES = 10  # ... and once the source stopped (180 s: a re-quantised key frame right
+# after the stop may restart the count once)
 
 
 def rtsp_frames_file(path: Path, s: Scene) -> None:
@@ -888,7 +890,7 @@ def rtsp_trial(url: str, server, vision: CameraVision, now: float) -> tuple[list
 
     live = run(RTSP_FETCHES)
     stop_source(server)
-    return live, run(RTSP_FETCHES)
+    return live, run(RTSP_STOPPED_FETCHES)
 
 
 def rtsp_records(tmp: str) -> list[tuple[str, list[FrameResult], list[FrameResult]]]:
@@ -930,7 +932,7 @@ def rtsp_results(tmp_path_factory):
 
 def test_rtsp_still_scene_is_live_and_stopped_source_is_frozen(rtsp_results):
     """Through a real GStreamer RTSP server (x264) and the exporter's RTSP fetch: a still scene with
-    sensor noise is never frozen; once the sensor stops, the stream is frozen within 140 s."""
+    sensor noise is never frozen; once the sensor stops, the stream is frozen within 180 s."""
     for name, live, stopped in rtsp_results:
         assert not any(r.problems["frozen"] for r in live), name
         assert all(not any(r.problems.values()) for r in live[1:]), (name, live)

@@ -78,6 +78,9 @@ REGION = 5  # side (small-copy pixels) of the windows in which a local change is
 CHANGE_FACTOR = 8.0
 FINE_QUANT_STEP = 2  # luminance DC quantisation steps up to this are fine (JPEG quality >= 94)
 RECENT_PICTURES = 16  # digests of the last distinct pictures a repeat is looked for in
+# changed frames in a row (no small region changed, right after an unchanged frame) that do not end a
+# frozen stretch when an unchanged frame follows them: re-quantised key frames of a stopped picture
+REQUANTISED_RUN = 2
 LAPLACIAN_NOISE_GAIN = 20.0  # the 3x3 Laplacian turns white noise of variance v into variance 20 v
 
 _MIN_REGION = 16  # smallest alignment region side (small-copy pixels)
@@ -619,9 +622,10 @@ class CameraVision:
     * the *sharpness baseline* is the detail of the last ``baseline_frames`` healthy frames;
     * the *previous* picture is the last frame's (any frame), and the digests of the last
       RECENT_PICTURES distinct pictures are kept; ``unchanged_seconds`` counts from the last frame
-      that was not unchanged (see `Thresholds` for what unchanged means). One changed frame between
-      unchanged ones does not end the count when no small region changed in it (an H.264 encoder
-      fed a stopped picture re-quantises it now and then; live sensor noise changes every frame).
+      that was not unchanged (see `Thresholds` for what unchanged means). Up to REQUANTISED_RUN
+      changed frames between unchanged ones do not end the count when no small region changed in
+      them (an H.264 encoder fed a stopped picture re-quantises it now and then; live sensor noise
+      changes every frame, so a picture that comes back to life ends it at its third frame).
 
     Precedence (one cause, one problem): ``black`` explains everything else, so a black frame is not
     also blurred, occluded, displaced or frozen. ``occluded`` explains blur, displacement and a frozen
@@ -637,7 +641,7 @@ class CameraVision:
         self._recent: dict[bytes, None] = {}  # digests of recent distinct pictures, oldest first
         self._unchanged_since: float | None = None
         self._last_still = False  # the last frame was unchanged
-        self._suspect = False  # the last frame changed, but only as a re-quantisation would
+        self._run = 0  # changed frames in a row that only a re-quantisation might explain
         self._details: deque[float] = deque(maxlen=self.thresholds.baseline_frames)
         self._problems = dict.fromkeys(PROBLEMS, False)
         self._geometry: tuple[int, int, int] | None = None
@@ -682,7 +686,8 @@ class CameraVision:
             self._geometry = geometry
             self._reference = self._previous = self._unchanged_since = None
             self._recent.clear()
-            self._last_still = self._suspect = False
+            self._last_still = False
+            self._run = 0
             self._details.clear()
         detail = measured_detail(m)
         baseline = None
@@ -697,14 +702,18 @@ class CameraVision:
         if self._unchanged_since is None:
             self._unchanged_since = now
         elif still:
-            self._suspect = False
-        elif self._last_still and m.local_change is not None and m.local_change < t.frozen_region:
-            # one changed frame between unchanged ones, no small region changed: an encoder
-            # re-quantising the stopped picture at a key frame, unless the next frame changes too
-            self._suspect = True
+            self._run = 0
+        elif (
+            (self._last_still or 0 < self._run < REQUANTISED_RUN)
+            and m.local_change is not None
+            and m.local_change < t.frozen_region
+        ):
+            # changed, but as a re-quantisation would (no small region), right after an unchanged
+            # frame: an encoder re-quantising the stopped picture, if an unchanged frame follows
+            self._run += 1
         else:
             self._unchanged_since = now
-            self._suspect = False
+            self._run = 0
         self._last_still = still
         unchanged = max(now - self._unchanged_since, 0.0)
         self._previous = m.small
