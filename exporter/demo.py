@@ -485,14 +485,15 @@ DEMO_NETWORK_CAMERAS = 8  # loopback ports standing in for cameras checked direc
 DEMO_DEAD_CAMERAS = 2  # ports nobody listens on: cameras that fail their TCP check
 
 
-DEMO_FRAMES = ("healthy", "dark", "frozen")  # snapshot pictures of the first cameras
+DEMO_FRAMES = ("healthy", "dark", "frozen", "still")  # snapshot pictures of the first cameras
 
 
 async def network_cameras(snapshot_port: int | None) -> tuple[list[asyncio.Server], str]:
     """Loopback listeners posing as cameras on the network, and their `targets:` YAML.
 
     With a snapshot server, the first cameras also have a snapshot URL on it: one healthy, one that
-    films nothing but darkness, one whose picture never changes.
+    films nothing but darkness, one whose picture stopped updating, one that films a still scene
+    live (sensor noise, a ticking clock: healthy).
     """
 
     async def accept_and_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -6,22 +6,30 @@ encoded as colour JPEG with cv2.imencode. Every frame carries sensor noise. Two 
 photographs (the tuning set the thresholds were set on, and a held-out set) make 12 cameras each
 (6 photographs x 2 sizes); every camera first runs a healthy sequence (30 frames, 10 s apart:
 moving content plus random noise, JPEG quality, brightness, contrast and small shifts); its frames
-count as healthy. From the state at its end, each single healthy variant and each degraded frame is judged on its own (a
-copy of the camera's state), and the frozen sequences (the same picture re-encoded with fresh noise
-every 10 s for 150 s) run on. Detection = share of a degraded set flagged with its problem;
-false alarm = share of the healthy set flagged with it. The 24 cameras run in 2 worker processes
-(forkserver), about 30 s in all.
+count as healthy. From the state at its end, each single healthy variant and each degraded frame is
+judged on its own (a copy of the camera's state); then, each from a copy of that state again, the
+healthy still scenes (a view where nothing moves, filmed live: sensor noise, a ticking clock, an
+infrared switch, lights, rain, snow, headlights, a PTZ pan, a low sun; 8 frames 20 s apart, every
+frame judged) and the frozen pictures (a picture that stopped updating, served again as the same
+bytes, re-encoded, or decoded and re-encoded, 8 frames 20 s apart, judged at the end). Detection = share of a
+degraded set flagged with its problem; false alarm = share of the healthy set (or of the still
+scenes' frames) flagged with it. The 24 cameras run in 2 worker processes (forkserver), about a
+minute in all. The frozen RTSP stream (a real GStreamer server whose source stops) is
+`test_rtsp_stream_whose_source_stops_is_frozen`.
 
     .venv/bin/python tests/test_frame_analysis.py      # prints the tables of docs/frame-detection.md
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import math
 import multiprocessing
+import os
 import pickle
 import sys
+import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from functools import cache
@@ -41,6 +49,7 @@ from exporter.analysis.frames import (
     FrameResult,
     Measurement,
     Thresholds,
+    _luma_dc_step,
     init_worker,
     measure,
 )
@@ -56,7 +65,9 @@ STEP = 10.0  # seconds between frames
 T0 = 1_790_000_000.0
 MARGIN = 0.15  # canvas margin on each side, share of the frame width
 HEALTHY_SEQUENCE = 30
-FROZEN_FRAMES = 16  # 150 s of the same picture
+STILL_STEP = 20.0  # seconds between the frames of the still scenes and frozen pictures ...
+STILL_FRAMES = 8  # ... 140 s of a still scene: longer than frozen_seconds (120 s) ...
+FROZEN_FRAMES = 8  # ... and of a frozen picture (the first of them changes from the healthy view)
 
 # asserted bounds per photo set: detection at least, false alarms at most (docs/frame-detection.md)
 DETECTION_MIN = {
@@ -68,6 +79,17 @@ FALSE_ALARM_MAX = {
     "held-out": {"black": 0.01, "blur": 0.02, "occluded": 0.02, "displaced": 0.01, "frozen": 0.01},
 }
 PHOTO_SETS = {"tuning": PHOTOS, "held-out": HELD_OUT}
+# main's rates before issue 18 (the frozen check was rewritten): no other problem may do worse
+TODAY_DETECTION = {
+    "tuning": {"black": 1.0, "blur": 1.0, "occluded": 95 / 96, "displaced": 1.0},
+    "held-out": {"black": 1.0, "blur": 1.0, "occluded": 1.0, "displaced": 93 / 96},
+}
+TODAY_FALSE_ALARM = 0.0  # every problem, both sets
+# the still scenes that are not still for the displacement check: a PTZ camera on patrol turns
+# away from its reference view on purpose (docs/frame-detection.md)
+MOVING_VIEW = "PTZ pan, 12 px per frame"
+# the other checks on the still scenes when issue 18 measured them (both sets; a ceiling, not a goal)
+STILL_FLAGGED_MAX = {"black": 0.0, "blur": 0.09, "occluded": 0.015, "displaced": 0.0}
 
 
 # --- the photographs and their degradations ---------------------------------------------------
@@ -199,11 +221,78 @@ class Scene:
                         cv2.FONT_HERSHEY_SIMPLEX, 2 * scale, (200, 200, 200), thick)  # fmt: skip
         return out
 
+    # a still scene filmed live
 
-def jpeg(img: np.ndarray, quality: int = 85) -> bytes:
-    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    def clock(self, img: np.ndarray, ts: float, outline: bool = True) -> np.ndarray:
+        """The camera's burnt-in date and time (white, with a black outline when ``outline``)."""
+        out = img.copy()
+        text = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
+        scale, thick = self.w / 1400, max(self.w // 700, 1)
+        org = (self.w // 40, self.h // 12)
+        if outline:
+            cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick + 2,
+                        cv2.LINE_AA)  # fmt: skip
+        cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick,
+                    cv2.LINE_AA)  # fmt: skip
+        return out
+
+    def infrared(self, img: np.ndarray) -> np.ndarray:
+        """The night picture of a day/night camera: grey (IR cut filter out), flatter, a bright centre
+        where the IR LEDs light the scene and dark corners."""
+        grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY).astype(np.float32)
+        yy, xx = np.mgrid[0 : self.h, 0 : self.w].astype(np.float32)
+        r2 = ((xx - self.w / 2) / self.w) ** 2 + ((yy - self.h / 2) / self.h) ** 2
+        lit = 0.55 + 0.6 * np.exp(-r2 / 0.12)
+        out = (grey - grey.mean()) * 0.7 * lit + grey.mean() * 0.8 * lit
+        return cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+
+    def rain(self, img: np.ndarray) -> np.ndarray:
+        """Rain streaks: short bright slanted lines at random places."""
+        rng, layer = self.rng, np.zeros((self.h, self.w), np.uint8)
+        length = self.h / 30
+        for _ in range(int(self.w * self.h / 2500)):
+            x, y = int(rng.integers(0, self.w)), int(rng.integers(0, self.h))
+            end = (int(x + length * 0.25 * rng.uniform(0.5, 1.5)), int(y + length))
+            cv2.line(layer, (x, y), end, int(rng.integers(30, 90)), 1)
+        return cv2.add(img, cv2.merge([layer, layer, layer]))
+
+    def snow(self, img: np.ndarray) -> np.ndarray:
+        """Snowflakes: small white blobs at random places, some out of focus."""
+        rng, out = self.rng, img.copy()
+        for _ in range(int(self.w * self.h / 4000)):
+            centre = (int(rng.integers(0, self.w)), int(rng.integers(0, self.h)))
+            radius = int(rng.integers(1, max(self.w // 400, 2) + 1))
+            cv2.circle(out, centre, radius, (235, 235, 235), -1, cv2.LINE_AA)
+        return out
+
+    def glow(self, img: np.ndarray, cx: float, cy: float, radius: float, strength: float,
+             haze: float = 0.0) -> np.ndarray:  # fmt: skip
+        """A bright light in the view (headlights, the low sun) at (cx, cy) (shares of the frame),
+        with veiling glare ``haze`` over the whole picture."""
+        xx = (np.arange(self.w, dtype=np.float32) - cx * self.w) ** 2
+        yy = (np.arange(self.h, dtype=np.float32)[:, None] - cy * self.h) ** 2
+        r2 = (xx + yy) / (radius * self.w) ** 2
+        alpha = np.clip(strength * np.exp(-r2) + haze, 0, 1)[:, :, None]
+        return (img * (1 - alpha) + 250 * alpha).astype(np.uint8)
+
+
+def jpeg(img: np.ndarray, quality: int = 85, *options: int) -> bytes:
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(quality), *options])
     assert ok
     return buf.tobytes()
+
+
+def reencode(data: bytes, quality: int) -> bytes:
+    """A JPEG decoded and encoded again at the same quality (a recorder or proxy serving the last
+    decoded frame again)."""
+    return jpeg(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), quality)
+
+
+def with_comment(data: bytes, text: str) -> bytes:
+    """The same JPEG with a comment segment (COM) after SOI: new bytes, the same pixels (cameras
+    stamp a time into the header of every snapshot)."""
+    body = text.encode()
+    return data[:2] + b"\xff\xfe" + (len(body) + 2).to_bytes(2, "big") + body + data[2:]
 
 
 def gain(img: np.ndarray, g: float) -> np.ndarray:
@@ -270,6 +359,79 @@ def degraded_frames(s: Scene) -> list[tuple[str, str, bytes]]:
     return out
 
 
+def still_scenes(s: Scene, start: float) -> list[tuple[str, list[bytes]]]:
+    """Healthy still scenes: STILL_FRAMES frames each, STILL_STEP apart from ``start``, nothing in the
+    view moves but the picture is live. Each is (label, frames)."""
+    rng, n, b, k = s.rng, s.noise, s.base, range(STILL_FRAMES)
+    times = [start + STILL_STEP * i for i in k]
+    rain_base = gain(b, 0.8)
+    night = s.infrared(b)
+    pan_dir = rng.choice((-1, 1))
+    scenes = [
+        ("noise σ=1, JPEG quality 40", [jpeg(n(b, 1), 40) for _ in k]),
+        ("noise σ=1, JPEG quality 95", [jpeg(n(b, 1), 95) for _ in k]),
+        ("clock, no noise (temporal noise reduction)", [jpeg(s.clock(b, t), 85) for t in times]),
+        (
+            "clock without outline, no noise, JPEG 60",
+            [jpeg(s.clock(b, t, False), 60) for t in times],
+        ),
+        (
+            "day to infrared switch (frame 5)",
+            [jpeg(n(b, 1), 80) if i < 4 else jpeg(n(night, 4), 80) for i in k],
+        ),
+        (
+            "lights off (frames 3-6), on again",
+            [jpeg(n(gain(b, 0.45) if 2 <= i < 6 else b, 3 if 2 <= i < 6 else 1), 80) for i in k],
+        ),
+        ("flickering light, no noise", [jpeg(gain(b, rng.uniform(0.9, 1.1)), 80) for _ in k]),
+        ("rain, no noise", [jpeg(s.rain(rain_base), 80) for _ in k]),
+        ("snow, no noise", [jpeg(s.snow(rain_base), 80) for _ in k]),
+        (
+            "headlights sweeping, noise σ=1",
+            [jpeg(n(s.glow(b, 0.1 + 0.8 * i / STILL_FRAMES, 0.75, 0.08, 0.9), 1), 80) for i in k],
+        ),
+        (
+            "low sun moving, glare, noise σ=1",
+            [jpeg(n(s.glow(b, 0.85 - 0.01 * i, 0.1, 0.3, 0.85, 0.15), 1), 80) for i in k],
+        ),
+        (MOVING_VIEW, [jpeg(n(s.view(pan_dir * 12 * (i + 1), 0), 1), 80) for i in k]),
+    ]
+    return scenes
+
+
+def frozen_pictures(s: Scene, start: float) -> list[tuple[str, list[bytes]]]:
+    """Pictures that stopped updating (clock stopped, sensor noise baked in), FROZEN_FRAMES frames
+    each, as a snapshot URL or encoder serves them."""
+    rng = s.rng
+    picture = s.noise(s.clock(s.base, start - 3600), int(rng.integers(2, 8)))
+    q = int(rng.integers(50, 91))
+    cached = jpeg(picture, q)
+    encoders = [
+        jpeg(picture, q),
+        jpeg(picture, q, cv2.IMWRITE_JPEG_PROGRESSIVE, 1),
+        jpeg(picture, q, cv2.IMWRITE_JPEG_OPTIMIZE, 1),
+        jpeg(picture, q, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444),
+    ]
+
+    def generations(quality: int) -> list[bytes]:
+        out = [jpeg(picture, quality)]
+        while len(out) < FROZEN_FRAMES:
+            out.append(reencode(out[-1], quality))
+        return out
+
+    k = range(FROZEN_FRAMES)
+    return [
+        ("the same bytes again (cached snapshot)", [cached] * FROZEN_FRAMES),
+        ("the same pixels encoded again, same quality", [jpeg(picture, q) for _ in k]),
+        (
+            "the same pixels, other encoder settings, time in the header",
+            [with_comment(encoders[i % 4], f"t={start + STILL_STEP * i:.0f}") for i in k],
+        ),
+        ("decoded and re-encoded every time, JPEG 60", generations(60)),
+        ("decoded and re-encoded every time, JPEG 95", generations(95)),
+    ]
+
+
 def borderline_frames(s: Scene) -> list[tuple[str, str, bytes]]:
     """Cases between healthy and broken: reported, not asserted."""
     n, b = s.noise, s.base
@@ -310,13 +472,17 @@ def camera_trial(name: str, w: int, h: int, seed: int) -> list[tuple[str, str, d
         records.append(
             (f"borderline:{problem}", label, judge(copy.deepcopy(vision), data, now).problems)
         )
-    for sigma in (2, 5, 10):
+    for label, frames in still_scenes(s, now):
+        v, t = copy.deepcopy(vision), now
+        for data in frames:
+            records.append(("still", label, judge(v, data, t).problems))
+            t += STILL_STEP
+    for label, frames in frozen_pictures(s, now):
         v, t, result = copy.deepcopy(vision), now, None
-        for _ in range(FROZEN_FRAMES):
-            data = jpeg(s.noise(s.base, sigma), s.rng.integers(50, 91))
+        for data in frames:
             result = judge(v, data, t)
-            t += STEP
-        records.append(("frozen", f"same picture 150 s, noise σ={sigma}", result.problems))
+            t += STILL_STEP
+        records.append(("frozen", label, result.problems))
     return records
 
 
@@ -337,10 +503,10 @@ def all_records() -> dict[str, list[tuple[str, str, dict[str, bool]]]]:
     return per_set
 
 
-def rates(records) -> tuple[dict[str, float], dict[str, float]]:
-    """(detection, false alarm) per problem."""
+def rates(records, healthy_kind: str = "healthy") -> tuple[dict[str, float], dict[str, float]]:
+    """(detection, false alarm) per problem; false alarms among the ``healthy_kind`` frames."""
     detection, false_alarm = {}, {}
-    healthy = [p for kind, _, p in records if kind == "healthy"]
+    healthy = [p for kind, _, p in records if kind == healthy_kind]
     for problem in PROBLEMS:
         degraded = [p for kind, _, p in records if kind == problem]
         detection[problem] = sum(p[problem] for p in degraded) / len(degraded)
@@ -368,6 +534,37 @@ def test_false_alarm_rate(records, photo_set, problem):
 
 
 @pytest.mark.parametrize("photo_set", PHOTO_SETS)
+@pytest.mark.parametrize("problem", ["black", "blur", "occluded", "displaced"])
+def test_other_problems_do_no_worse_than_before_issue_18(records, photo_set, problem):
+    detection, false_alarm = rates(records[photo_set])
+    assert detection[problem] >= TODAY_DETECTION[photo_set][problem], table(records, photo_set)
+    assert false_alarm[problem] <= TODAY_FALSE_ALARM, table(records, photo_set)
+
+
+@pytest.mark.parametrize("photo_set", PHOTO_SETS)
+def test_no_still_scene_is_frozen(records, photo_set):
+    """A still scene filmed live (noise, a ticking clock, light, weather, a pan) is never frozen."""
+    frozen = [
+        (label, p) for kind, label, p in records[photo_set] if kind == "still" and p["frozen"]
+    ]
+    assert not frozen, table(records, photo_set)
+
+
+@pytest.mark.parametrize("photo_set", PHOTO_SETS)
+@pytest.mark.parametrize("problem", ["black", "blur", "occluded", "displaced"])
+def test_still_scenes_other_problems_stay_at_what_was_measured(records, photo_set, problem):
+    """The other checks on the still scenes: what issue 18 measured (docs/frame-detection.md, "Where
+    it is weak": glare and headlights read as blur, a room going dark as occluded) must not grow.
+    The PTZ pan's displacement is left out: a patrolling camera leaves its reference view."""
+    frames = [
+        p[problem]
+        for kind, label, p in records[photo_set]
+        if kind == "still" and not (problem == "displaced" and label == MOVING_VIEW)
+    ]
+    assert sum(frames) / len(frames) <= STILL_FLAGGED_MAX[problem], table(records, photo_set)
+
+
+@pytest.mark.parametrize("photo_set", PHOTO_SETS)
 def test_degraded_frames_raise_their_own_problem_first(records, photo_set):
     """A degraded frame is rarely flagged with an unrelated problem (precedence and independence)."""
     for problem in ("black", "blur", "occluded", "displaced"):
@@ -388,11 +585,15 @@ def table(per_set, photo_set: str) -> str:
         "| problem | degraded frames | detected | healthy frames | false alarms |",
         "|---|---:|---:|---:|---:|",
     ]
+    _, still_alarm = rates(records, "still")
     for p in PROBLEMS:
         lines.append(
             f"| {p} | {count[p]} | {detection[p]:.1%} (≥ {low[p]:.0%}) | "
             f"{count['healthy']} | {false_alarm[p]:.1%} (≤ {high[p]:.0%}) |"
         )
+    lines += ["", "| problem | still-scene frames | flagged |", "|---|---:|---:|"]
+    for p in PROBLEMS:
+        lines.append(f"| {p} | {count['still']} | {still_alarm[p]:.1%} |")
     lines += ["", "| set | case | frames | flagged with its problem | flagged with another |"]
     lines.append("|---|---|---:|---:|---:|")
     groups: dict[tuple[str, str], list[dict[str, bool]]] = defaultdict(list)
@@ -400,10 +601,10 @@ def table(per_set, photo_set: str) -> str:
         groups[(kind, label)].append(p)
     for (kind, label), ps in groups.items():
         own = kind.split(":")[-1]
-        if kind == "healthy":
+        if kind in ("healthy", "still"):
             flagged = sum(any(p.values()) for p in ps)
             which = sorted({k for p in ps for k, v in p.items() if v})
-            lines.append(f"| healthy | {label} | {len(ps)} | — | {flagged} {' '.join(which)} |")
+            lines.append(f"| {kind} | {label} | {len(ps)} | — | {flagged} {' '.join(which)} |")
             continue
         hit = sum(p[own] for p in ps)
         other = sorted({k for p in ps for k, v in p.items() if v and k != own})
@@ -460,9 +661,32 @@ def test_measure_alignment_conventions(scene):
     assert m.rotation_degrees == pytest.approx(-5, abs=0.4)
     corner = math.hypot(640, 360) * 2 * math.sin(math.radians(2.5))
     assert m.displacement_pixels == pytest.approx(corner, rel=0.1)
-    # the same picture: no movement, no change, full structure
+    # the same picture at another quality: no movement, full structure
     m = measure(jpeg(scene.base, 70), ref, ref)
-    assert m.displacement_pixels < 3 and m.change < 0.1 and m.structure_loss < 0.05
+    assert m.displacement_pixels < 3 and m.structure_loss < 0.05
+
+
+def test_measure_change_and_quantisation(scene):
+    first = measure(jpeg(scene.base), None, None)
+    assert first.change is None and first.local_change is None and first.quant_step == 5
+    again = measure(jpeg(scene.base), first.small, first.small)
+    assert again.change == 0 and again.local_change == 0 and again.digest == first.digest
+    # re-encoding moves a few pixels by a grey level or so: far below what sensor noise does
+    generation = measure(reencode(jpeg(scene.base), 85), first.small, first.small)
+    noisy = measure(jpeg(scene.noise(scene.base, 1)), first.small, first.small)
+    assert generation.change < 0.03 < 0.1 < noisy.change and generation.digest != first.digest
+    # a burnt-in clock ticking: nothing else changes, one small region does
+    at = measure(jpeg(scene.clock(scene.base, T0)), None, None)
+    later = measure(jpeg(scene.clock(scene.base, T0 + 10)), at.small, at.small)
+    assert later.change < 0.03 and later.local_change > 8
+    assert [measure(jpeg(scene.base, q), None, None).quant_step for q in (30, 90, 95, 100)] == [
+        27,
+        3,
+        2,
+        1,
+    ]
+    no_tables = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xda"
+    assert _luma_dc_step(no_tables) is None and _luma_dc_step(b"\xff\xd8\x00") is None
 
 
 def test_measure_runs_in_a_process_pool(scene):
@@ -470,7 +694,8 @@ def test_measure_runs_in_a_process_pool(scene):
     frames = [jpeg(scene.noise(scene.base, 3)) for _ in range(4)]
     with ProcessPoolExecutor(1, mp_context=POOL_CONTEXT, initializer=init_worker) as pool:
         results = list(pool.map(measure, frames, [ref] * 4, [ref] * 4, chunksize=2))
-    assert all(isinstance(m, Measurement) and m.change < 0.5 for m in results)
+    assert all(isinstance(m, Measurement) and m.displacement_pixels < 5 for m in results)
+    assert len({m.digest for m in results}) == 4  # fresh noise: never the same picture
 
 
 def healthy_run(scene, vision, start, frames=6):
@@ -551,16 +776,61 @@ def test_started_only_on_transitions(scene):
 def test_unchanged_seconds_grow_while_frozen_and_reset_on_change(scene):
     vision = CameraVision(Thresholds(frozen_seconds=60))
     now = healthy_run(scene, vision, T0)
+    stopped = jpeg(scene.noise(scene.base, 6), 70)
     seen = []
     for k in range(10):
-        data = jpeg(scene.noise(scene.base, 6), 60 + 3 * k)  # the same picture, fresh noise
+        data = stopped if k % 2 else reencode(stopped, 70)  # the same bytes, or re-encoded
         result = vision.judge(measure(data, *vision.state_for_pool()), now)
         seen.append((result.unchanged_seconds, result.problems["frozen"], result.started))
         now += STEP
     assert [u for u, _, _ in seen] == [STEP * k for k in range(10)]
     assert [f for _, f, _ in seen] == [False] * 6 + [True] * 4
     assert seen[6][2] == ["frozen"] and seen[7][2] == []
-    result = vision.judge(measure(random_healthy(scene), *vision.state_for_pool()), now)
+    # the same view with live sensor noise: one or two such frames could be re-quantisations (they
+    # do not end the count), the third in a row means the picture is live again
+    seen = []
+    for _ in range(3):
+        live = jpeg(scene.noise(scene.base, 1), 70)
+        result = vision.judge(measure(live, *vision.state_for_pool()), now)
+        seen.append((result.unchanged_seconds, result.problems["frozen"]))
+        now += STEP
+    assert seen == [(STEP * 10, True), (STEP * 11, True), (0, False)]
+
+
+def test_a_still_scene_filmed_live_never_freezes(scene):
+    vision = CameraVision(Thresholds(frozen_seconds=30))
+    start = healthy_run(scene, vision, T0)
+    noisy, clocked = vision, copy.deepcopy(vision)
+    for k in range(12):
+        now = start + STEP * k
+        for v, data in (
+            (noisy, jpeg(scene.noise(scene.base, 1), 50)),  # sensor noise only
+            (clocked, jpeg(scene.clock(scene.base, now), 90)),  # a ticking clock only
+        ):
+            result = v.judge(measure(data, *v.state_for_pool()), now)
+            assert result.unchanged_seconds == 0 and not result.problems["frozen"]
+
+
+def test_a_picture_cycling_through_a_few_encodings_is_frozen(scene):
+    """An H.264 encoder fed a stopped picture re-quantises it at every key frame, into a few exact
+    versions (docs/frame-detection.md): a repeat of a recent picture counts as unchanged."""
+    vision = CameraVision(Thresholds(frozen_seconds=60))
+    now = healthy_run(scene, vision, T0)
+    picture = scene.noise(scene.base, 3)
+    versions = [jpeg(picture, q) for q in (60, 75, 90)]
+    order = [0, 0, 1, 0, 2, 1, 1, 2, 0, 2, 1, 0, 0, 2, 1]
+    seen = []
+    for k in order:
+        result = vision.judge(measure(versions[k], *vision.state_for_pool()), now)
+        seen.append((result.repeated, result.unchanged_seconds))
+        now += STEP
+    assert [r for r, _ in seen] == [False, True, False, True, False] + [True] * 10
+    # each new version came alone, between repeats: the count went on from the first frame
+    assert seen[-1][1] == STEP * (len(order) - 1) and result.problems["frozen"]
+    # three changed frames in a row: the picture is live again
+    for data in (jpeg(picture, 40), jpeg(picture, 50), jpeg(picture, 30)):
+        result = vision.judge(measure(data, *vision.state_for_pool()), now)
+        now += STEP
     assert result.unchanged_seconds == 0 and not result.problems["frozen"]
 
 
@@ -585,7 +855,120 @@ def test_resolution_change_restarts_the_history(scene):
     assert vision.reference.shape == (135, 240)
 
 
+# --- a real RTSP stream whose source stops ---------------------------------------------------------
+
+RTSP_SIZE = (640, 360)  # a camera's second stream, the one analytics usually read
+RTSP_RAW_FRAMES = 73  # the live source's frames, each with its own sensor noise (7.3 s at 10 fps)
+RTSP_FETCHES = 8  # frames fetched while live (140 s) ...
+RTSP_STOPPED_FETCHES = 10  # ... and once the source stopped (180 s: a re-quantised key frame right
+# after the stop may restart the count once)
+
+
+def rtsp_frames_file(path: Path, s: Scene) -> None:
+    with path.open("wb") as f:
+        for _ in range(RTSP_RAW_FRAMES):
+            f.write(cv2.cvtColor(s.noise(s.base, 2), cv2.COLOR_BGR2YUV_I420).tobytes())
+
+
+def rtsp_trial(url: str, server, vision: CameraVision, now: float) -> tuple[list, list]:
+    """(live results, results after the source stopped), each frame fetched as the exporter does
+    (a fresh RTSP session, the first frame, JPEG) and judged STILL_STEP apart."""
+    from exporter.sources.frames.fetch import fetch_frame
+    from tests.rtsp_support import stop_source
+
+    async def fetch() -> bytes:
+        return await fetch_frame(None, url, 10)
+
+    def run(count: int) -> list[FrameResult]:
+        nonlocal now
+        out = []
+        for _ in range(count):
+            data = asyncio.run(fetch())
+            out.append(vision.judge(measure(data, *vision.state_for_pool()), now))
+            now += STILL_STEP
+        return out
+
+    live = run(RTSP_FETCHES)
+    stop_source(server)
+    return live, run(RTSP_STOPPED_FETCHES)
+
+
+def rtsp_records(tmp: str) -> list[tuple[str, list[FrameResult], list[FrameResult]]]:
+    """(photograph, live results, stopped results) for three H.264 RTSP streams of still scenes."""
+    from tests.rtsp_support import check_rtsp_parts, start_rtsp, stop_rtsp
+
+    check_rtsp_parts()
+    out = []
+    for seed, name in enumerate(("coffee", "grass", "rocket")):
+        s = Scene(name, *RTSP_SIZE, 500 + seed)
+        raw = Path(tmp) / f"{name}.i420"
+        rtsp_frames_file(raw, s)
+        server = start_rtsp("cam", "--frames", str(raw), "x".join(map(str, RTSP_SIZE)))
+        try:
+            url = f"rtsp://127.0.0.1:{server.port}/cam"
+            live, stopped = rtsp_trial(url, server, CameraVision(), T0)
+        finally:
+            stop_rtsp(server)
+            raw.unlink()
+        out.append((name, live, stopped))
+    return out
+
+
+@pytest.fixture(scope="module")
+def rtsp_results(tmp_path_factory):
+    # FFmpeg probes a stream for about 3 s by default; the test server's stream is plain H.264
+    saved = os.environ.get("OPENCV_FFMPEG_CAPTURE_OPTIONS")
+    os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = (
+        "rtsp_transport;tcp|analyzeduration;500000|probesize;32768"
+    )
+    try:
+        yield rtsp_records(str(tmp_path_factory.mktemp("rtsp")))
+    finally:
+        if saved is None:
+            os.environ.pop("OPENCV_FFMPEG_CAPTURE_OPTIONS", None)
+        else:
+            os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = saved
+
+
+def test_rtsp_still_scene_is_live_and_stopped_source_is_frozen(rtsp_results):
+    """Through a real GStreamer RTSP server (x264) and the exporter's RTSP fetch: a still scene with
+    sensor noise is never frozen; once the sensor stops, the stream is frozen within 180 s."""
+    for name, live, stopped in rtsp_results:
+        assert not any(r.problems["frozen"] for r in live), name
+        assert all(not any(r.problems.values()) for r in live[1:]), (name, live)
+        assert stopped[-1].problems["frozen"], (name, [(r.change, r.repeated) for r in stopped])
+        assert [p for p, on in stopped[-1].problems.items() if on] == ["frozen"], name
+
+
+def rtsp_table(results) -> str:
+    """The RTSP table of docs/frame-detection.md."""
+    lines = [
+        "| stream | live: frames frozen | live: change (min–max) | stopped: frozen at the end "
+        "| stopped: frames repeated |",
+        "|---|---:|---|---|---:|",
+    ]
+    for name, live, stopped in results:
+        changes = [r.change for r in live if r.change is not None]
+        lines.append(
+            f"| {name} {RTSP_SIZE[0]}x{RTSP_SIZE[1]} | "
+            f"{sum(r.problems['frozen'] for r in live)} / {len(live)} | "
+            f"{min(changes):.2f}–{max(changes):.2f} | "
+            f"{'yes' if stopped[-1].problems['frozen'] else 'no'} "
+            f"({stopped[-1].unchanged_seconds:.0f} s unchanged) | "
+            f"{sum(r.repeated for r in stopped)} / {len(stopped)} |"
+        )
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
+    import tempfile
+
     for photo_set, photos in PHOTO_SETS.items():
         print(f"\n### {photo_set}: {', '.join(photos)}\n")
         print(table(all_records(), photo_set))
+    os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = (
+        "rtsp_transport;tcp|analyzeduration;500000|probesize;32768"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        print("\n### RTSP\n")
+        print(rtsp_table(rtsp_records(tmp)))

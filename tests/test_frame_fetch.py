@@ -7,14 +7,11 @@ import hashlib
 import os
 import re
 import secrets
-import select
 import socket
-import subprocess
 import sys
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import aiohttp
 import cv2
@@ -33,17 +30,12 @@ from exporter.sources.frames.fetch import (
 )
 from exporter.sources.frames.redact import redact_url
 from tests.conftest import eventually, free_port
+from tests.rtsp_support import check_rtsp_parts, start_rtsp, stop_rtsp
 
 USER = "admin"
 PASSWORD = "Hunter2-s3cr3t"  # must never show up in an error message
 TOKEN = "Tok3n-s3cr3t"
 REALM = "vigil-test"
-SYSTEM_PYTHON = "/usr/bin/python3"
-RTSP_SCRIPT = Path(__file__).parent / "fixtures" / "rtsp_server.py"
-RTSP_APT = (
-    "python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good "
-    "gstreamer1.0-plugins-ugly gstreamer1.0-rtsp"
-)
 
 
 def make_jpeg(width: int = 640, height: int = 360) -> bytes:
@@ -349,95 +341,21 @@ def test_rtsp_transport_defaults_to_tcp():
 # --- RTSP ----------------------------------------------------------------------------------------
 
 
-def _missing(message: str):
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-_PROBE = """
-import gi
-gi.require_version("Gst", "1.0")
-gi.require_version("GstRtspServer", "1.0")
-from gi.repository import Gst, GstRtspServer
-Gst.init(None)
-missing = [n for n in ("videotestsrc", "x264enc", "rtph264pay") if Gst.ElementFactory.find(n) is None]
-print(" ".join(missing))
-"""
-
-
-def _check_rtsp_parts() -> None:
-    if not os.path.exists(SYSTEM_PYTHON):
-        _missing(f"{SYSTEM_PYTHON} is missing (apt-get install {RTSP_APT})")
-    probe = subprocess.run(
-        [SYSTEM_PYTHON, "-c", _PROBE], capture_output=True, text=True, timeout=60, check=False
-    )
-    if probe.returncode != 0:
-        last = (probe.stderr.strip().splitlines() or ["?"])[-1]
-        _missing(
-            f"GstRtspServer is not usable from {SYSTEM_PYTHON} ({last}); apt-get install {RTSP_APT}"
-        )
-    if probe.stdout.strip():
-        _missing(f"GStreamer elements missing: {probe.stdout.strip()}; apt-get install {RTSP_APT}")
-
-
-class RtspServer:
-    def __init__(self, port: int, proc: subprocess.Popen) -> None:
-        self.port = port
-        self.proc = proc
-
-
-def _start_rtsp(*args: str) -> RtspServer:
-    port = free_port()
-    proc = subprocess.Popen(
-        [SYSTEM_PYTHON, str(RTSP_SCRIPT), str(port), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    deadline = time.monotonic() + 30
-    output = []
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-        if ready:
-            line = proc.stdout.readline()
-            if line.strip() == "ready":
-                return RtspServer(port, proc)
-            if not line:
-                break
-            output.append(line)
-    proc.kill()
-    proc.wait()
-    proc.stdout.close()
-    raise AssertionError(f"RTSP test server did not start: {''.join(output)[-2000:]}")
-
-
-def _stop(server: RtspServer) -> None:
-    server.proc.terminate()
-    try:
-        server.proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.proc.kill()
-        server.proc.wait()
-    if server.proc.stdout is not None:
-        server.proc.stdout.close()
-
-
 @pytest.fixture(scope="module")
 def rtsp_servers():
     """Two GStreamer RTSP servers on loopback: (open at /test, basic auth at /cam)."""
-    _check_rtsp_parts()
-    plain = _start_rtsp("test")
+    check_rtsp_parts()
+    plain = start_rtsp("test")
     try:
-        guarded = _start_rtsp("cam", USER, PASSWORD)
+        guarded = start_rtsp("cam", USER, PASSWORD)
     except BaseException:
-        _stop(plain)
+        stop_rtsp(plain)
         raise
     try:
         yield plain, guarded
     finally:
-        _stop(plain)
-        _stop(guarded)
+        stop_rtsp(plain)
+        stop_rtsp(guarded)
 
 
 def decode(jpeg: bytes) -> np.ndarray:

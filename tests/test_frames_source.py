@@ -245,3 +245,42 @@ def test_s3_evidence_without_a_bucket_is_a_config_error(key, tmp_path):
     exporter = Exporter(dataclasses.replace(config, frames=frames))
     with pytest.raises(ConfigError, match=key):
         asyncio.run(exporter.start())
+
+
+async def test_demo_cameras_frozen_picture_is_frozen_and_live_still_scene_is_not(http, tmp_path):
+    """The demo's snapshot cameras through the exporter: the picture that stopped updating is frozen,
+    the still scene filmed live (sensor noise, a ticking clock) stays healthy."""
+    from exporter.simulate.snapshots import make_snapshot_app
+
+    async with serve_app(make_snapshot_app()) as base:
+        text = f"""listen: "127.0.0.1:0"
+cameras:
+  icmp: 0s
+  tcp: 0s
+  frame: 1s
+  targets:
+    - {{id: stopped, host: 127.0.0.1, frame_url: "{base}/cam/frozen.jpg"}}
+    - {{id: quiet, host: 127.0.0.1, frame_url: "{base}/cam/still.jpg"}}
+frames:
+  workers: 1
+  thresholds:
+    frozen_seconds: 4s
+  evidence:
+    directory: {tmp_path / "evidence"}
+"""
+        async with exporter_with(text) as exporter:
+
+            async def frozen_flagged():
+                m = await scrape(http, exporter.url)
+                v = value(m, "vigil_camera_frame_problem", camera="stopped", problem="frozen")
+                return m if v == 1 else None
+
+            m = await eventually(frozen_flagged, timeout=30)
+            assert value(m, "vigil_camera_frame_unchanged_seconds", camera="stopped") >= 4
+            # the still scene had as long as the frozen one, and more: never frozen
+            await asyncio.sleep(3)
+            m = await scrape(http, exporter.url)
+            assert value(m, "vigil_camera_frame_problem", camera="quiet", problem="frozen") == 0
+            assert value(m, "vigil_camera_frame_unchanged_seconds", camera="quiet") == 0
+            for problem in ("black", "blur", "occluded", "displaced"):
+                assert value(m, "vigil_camera_frame_problem", camera="quiet", problem=problem) == 0

@@ -10,8 +10,11 @@ and false-alarm rates):
   view), or most of the reference picture's structure is no longer seen (a hand, a leaf, a spider web
   smearing the lens).
 * ``displaced``: the view moved against the camera's reference picture (turned, shifted, rotated).
-* ``frozen``: the picture has not changed beyond sensor noise for a configured time (a stuck stream, or
-  a scene where nothing at all moves: the two cannot be told apart from the pictures).
+* ``frozen``: the picture stopped updating for a configured time: every frame equals the one before
+  within the encoder's requantisation (identical bytes decode to identical pixels), with no sign of live
+  sensor noise and no change in any small region (a burnt-in clock), or it repeats, pixel for pixel, a
+  picture the camera showed a few frames ago (an H.264 encoder re-quantising a stopped picture). A still
+  scene filmed live is not frozen: its sensor noise never repeats, its clock ticks.
 
 The work is split in two so that the CPU-heavy part can run in a process pool:
 
@@ -21,7 +24,7 @@ to a reduced grey image (``cv2.IMREAD_REDUCED_GRAYSCALE_{2,4,8}``: libjpeg skips
 DCT, and the reduction averages sensor noise away); no check needs colour or full resolution.
 
 `CameraVision` (cheap, one per camera, in the caller's process) keeps the history (reference picture,
-sharpness baseline, the last picture that changed) and turns a `Measurement` into a `FrameResult` with
+sharpness baseline, the previous picture and the digests of the recent ones) and turns a `Measurement` into a `FrameResult` with
 the `Thresholds`.
 
 Resolutions. With ``scale=4`` a 1920x1080 frame is decoded at 480x270 (the *decoded* image):
@@ -41,6 +44,7 @@ NumPy and OpenCV only; no I/O and no imports from the rest of the project.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import statistics
 from collections import deque
@@ -68,8 +72,15 @@ TEXTURE_STD = 2.5
 STRUCTURE_NCC = 0.5
 HIST_BINS = 32
 ALIGN_CONFIDENT = 0.2  # phase-correlation response from which an alignment is trusted
-CHANGE_BLUR = 5  # box blur (pixels of the small copy) before the frame difference ...
-CHANGE_NOISE = 2  # ... and grey-level differences up to this after it are noise, not change
+REGION = 5  # side (small-copy pixels) of the windows in which a local change is looked for
+# frozen thresholds hold at this many full-resolution pixels per small-copy pixel (1080p, 1440p) and
+# scale inversely with it: averaging more pixels shrinks both sensor noise and requantisation alike
+CHANGE_FACTOR = 8.0
+FINE_QUANT_STEP = 2  # luminance DC quantisation steps up to this are fine (JPEG quality >= 94)
+RECENT_PICTURES = 16  # digests of the last distinct pictures a repeat is looked for in
+# changed frames in a row (no small region changed, right after an unchanged frame) that do not end a
+# frozen stretch when an unchanged frame follows them: re-quantised key frames of a stopped picture
+REQUANTISED_RUN = 2
 LAPLACIAN_NOISE_GAIN = 20.0  # the 3x3 Laplacian turns white noise of variance v into variance 20 v
 
 _MIN_REGION = 16  # smallest alignment region side (small-copy pixels)
@@ -112,8 +123,14 @@ class Measurement:
       phase-correlation peak of the final alignment (0 = cannot tell .. 1); ``shift_x``,
       ``shift_y``, the translation of the picture content (right and down positive);
       ``rotation_degrees``, its rotation (counter-clockwise on screen positive).
-    * ``change``: against ``previous`` (None without one of the same size), the mean grey
-      difference beyond CHANGE_NOISE after a CHANGE_BLUR box blur of both small copies.
+    * ``change``: against ``previous`` (the previous frame's small copy; None without one of the same
+      size), the mean absolute grey difference of the small copies: at 1080p live sensor noise of
+      sigma 1 gives 0.087 and more, the same picture re-encoded at the same quality up to 0.026 (0.077
+      at quality 94 and more; docs/frame-detection.md); ``local_change``: the largest mean absolute difference in a REGION x REGION window (a
+      burnt-in clock ticking gives 8 and more, re-encoding up to 3).
+    * ``quant_step``: the JPEG's luminance DC quantisation step (quantisation table 0; None if the
+      table cannot be read): 1-2 for quality 94-100, 3 for 90, 5 for 85, 27 for 30.
+    * ``digest``: 16 bytes of SHA-256 over the small copy (equal digests: the same picture).
     * ``small``: the grey small copy (uint8, fits SMALL_BOX): the caller keeps it as history.
     """
 
@@ -134,6 +151,9 @@ class Measurement:
     shift_y: float | None
     rotation_degrees: float | None
     change: float | None
+    local_change: float | None
+    quant_step: int | None
+    digest: bytes
     small: np.ndarray = field(repr=False)
 
 
@@ -146,6 +166,33 @@ def init_worker() -> None:
     first OpenCV call (seen with opencv-python-headless 5.0).
     """
     cv2.setNumThreads(1)
+
+
+def _luma_dc_step(jpeg: bytes) -> int | None:
+    """The first entry (the DC step) of quantisation table 0, which every encoder uses for luminance;
+    None when the markers before the scan do not hold it. Reads only the headers (microseconds)."""
+    i, n = 2, len(jpeg)
+    while i + 4 <= n:
+        if jpeg[i] != 0xFF:
+            return None
+        marker = jpeg[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0xDA:  # start of scan: no table 0 before it
+            return None
+        length = (jpeg[i + 2] << 8) | jpeg[i + 3]
+        if marker == 0xDB:
+            j, end = i + 4, min(i + 2 + length, n)
+            while j + 1 < end:
+                precision, table = jpeg[j] >> 4, jpeg[j] & 0x0F
+                if table == 0:
+                    if precision == 0:
+                        return jpeg[j + 1]
+                    return (jpeg[j + 1] << 8) | jpeg[j + 2] if j + 2 < end else None
+                j += 1 + 64 * (2 if precision else 1)
+        i += 2 + length
+    return None
 
 
 @lru_cache(maxsize=64)
@@ -455,11 +502,11 @@ def measure(
         shift_x, shift_y = float(motion[0, 2]) * factor, float(motion[1, 2]) * factor
         # image y points down: a positive angle here is clockwise on screen
         rotation = -math.degrees(math.atan2(motion[1, 0], motion[0, 0]))
-    change = None
+    change = local_change = None
     if previous is not None and previous.shape == small.shape:
-        k = (CHANGE_BLUR, CHANGE_BLUR)
-        diff = cv2.absdiff(cv2.blur(small, k), cv2.blur(previous, k))
-        change = float(cv2.mean(cv2.subtract(diff, CHANGE_NOISE))[0])
+        diff = cv2.absdiff(small, previous)
+        change = float(cv2.mean(diff)[0])
+        local_change = float(cv2.boxFilter(diff, cv2.CV_32F, (REGION, REGION)).max())
     return Measurement(
         width=width,
         height=height,
@@ -478,6 +525,9 @@ def measure(
         shift_y=shift_y,
         rotation_degrees=rotation,
         change=change,
+        local_change=local_change,
+        quant_step=_luma_dc_step(jpeg),
+        digest=hashlib.sha256(small).digest()[:16],
         small=small,
     )
 
@@ -518,11 +568,19 @@ class Thresholds:
     displacement_pixels: float = 40.0
     # ... and the alignment is confident (phase-correlation response); below it: "cannot tell"
     displacement_response: float = ALIGN_CONFIDENT
-    # frozen: the change against the last changed picture stays below this (mean grey levels beyond
-    # CHANGE_NOISE after a 5x5 blur of the small copy: sensor noise alone measures about 0.1, a
-    # vehicle crossing a tenth of the view well over 1) ...
-    frozen_change: float = 0.5
-    # ... for at least this many seconds
+    # frozen: a frame is unchanged when it repeats one of the last RECENT_PICTURES distinct pictures
+    # pixel for pixel, or when against the previous frame (`change`, mean absolute grey difference of
+    # the small copies) it shows no live sensor noise: below this (measured at 1080p: sensor noise of
+    # sigma 1 from 0.087, the same picture decoded and re-encoded at the same quality up to 0.026) ...
+    frozen_noise: float = 0.05
+    # ... or below this for finely quantised JPEGs (luminance DC step up to FINE_QUANT_STEP, quality
+    # 94 and more: re-encoding up to 0.077, sigma 1 noise from 0.108); both at 1080p, scaled by
+    # CHANGE_FACTOR over the full-resolution pixels per small-copy pixel ...
+    frozen_noise_fine: float = 0.09
+    # ... and no small region changed: `local_change` below this (a burnt-in clock ticking: 8 and
+    # more; re-encoding: up to 3) ...
+    frozen_region: float = 4.0
+    # ... frozen once every frame for at least this many seconds was unchanged
     frozen_seconds: float = 120.0
     # a healthy frame replaces the reference when the reference is older than this
     reference_refresh_seconds: float = 3600.0
@@ -540,8 +598,10 @@ class FrameResult:
     displacement_pixels: float | None  # None without a reference or without a confident alignment
     response: float | None  # alignment confidence (0..1), None without a reference
     sharpness_ratio: float | None  # detail against the baseline median (None before the baseline)
-    change: float | None  # against the last changed picture
-    unchanged_seconds: float  # how long the picture has not changed beyond noise
+    change: float | None  # mean absolute grey difference to the previous frame (small copies)
+    local_change: float | None  # the largest change in a small region (a clock)
+    repeated: bool  # the picture is one of the recent distinct pictures, pixel for pixel
+    unchanged_seconds: float  # how long every frame has been unchanged
     problems: dict[str, bool]
     started: list[str]
 
@@ -560,8 +620,12 @@ class CameraVision:
       touches it, so a turned camera stays ``displaced`` until `reset_reference` (an operator accepting
       the new view) or until it turns back;
     * the *sharpness baseline* is the detail of the last ``baseline_frames`` healthy frames;
-    * the *previous* picture is the last picture that changed (not simply the last frame), so a slow
-      drift of the scene adds up to a change; ``unchanged_seconds`` counts from it.
+    * the *previous* picture is the last frame's (any frame), and the digests of the last
+      RECENT_PICTURES distinct pictures are kept; ``unchanged_seconds`` counts from the last frame
+      that was not unchanged (see `Thresholds` for what unchanged means). Up to REQUANTISED_RUN
+      changed frames between unchanged ones do not end the count when no small region changed in
+      them (an H.264 encoder fed a stopped picture re-quantises it now and then; live sensor noise
+      changes every frame, so a picture that comes back to life ends it at its third frame).
 
     Precedence (one cause, one problem): ``black`` explains everything else, so a black frame is not
     also blurred, occluded, displaced or frozen. ``occluded`` explains blur, displacement and a frozen
@@ -574,7 +638,10 @@ class CameraVision:
         self._reference: np.ndarray | None = None
         self._reference_at = 0.0
         self._previous: np.ndarray | None = None
+        self._recent: dict[bytes, None] = {}  # digests of recent distinct pictures, oldest first
         self._unchanged_since: float | None = None
+        self._last_still = False  # the last frame was unchanged
+        self._run = 0  # changed frames in a row that only a re-quantisation might explain
         self._details: deque[float] = deque(maxlen=self.thresholds.baseline_frames)
         self._problems = dict.fromkeys(PROBLEMS, False)
         self._geometry: tuple[int, int, int] | None = None
@@ -599,6 +666,17 @@ class CameraVision:
         """Forget the reference: the next healthy frame becomes it (after a camera was re-aimed)."""
         self._reference = None
 
+    def _no_live_change(self, m: Measurement) -> bool:
+        """The frame equals the previous one within the requantisation of re-encoding: no sign of
+        live sensor noise (`change`) and no small region changed (`local_change`)."""
+        if m.change is None or m.local_change is None:
+            return False
+        t = self.thresholds
+        fine = m.quant_step is not None and m.quant_step <= FINE_QUANT_STEP
+        pixels_per_small = m.width / m.small.shape[1]
+        bound = (t.frozen_noise_fine if fine else t.frozen_noise) * CHANGE_FACTOR / pixels_per_small
+        return m.change < bound and m.local_change < t.frozen_region
+
     def judge(self, m: Measurement, now: float) -> FrameResult:
         """Judge one measured frame taken at ``now`` (unix seconds) and update the history."""
         t = self.thresholds
@@ -607,6 +685,9 @@ class CameraVision:
             # first frame, or the camera changed resolution: the history no longer compares
             self._geometry = geometry
             self._reference = self._previous = self._unchanged_since = None
+            self._recent.clear()
+            self._last_still = False
+            self._run = 0
             self._details.clear()
         detail = measured_detail(m)
         baseline = None
@@ -616,10 +697,30 @@ class CameraVision:
         confident = m.response is not None and m.response >= t.displacement_response
         displacement = m.displacement_pixels if confident else None
 
-        if self._unchanged_since is None or m.change is None or m.change >= t.frozen_change:
-            self._previous = m.small
+        repeated = m.digest in self._recent
+        still = repeated or self._no_live_change(m)
+        if self._unchanged_since is None:
             self._unchanged_since = now
+        elif still:
+            self._run = 0
+        elif (
+            (self._last_still or 0 < self._run < REQUANTISED_RUN)
+            and m.local_change is not None
+            and m.local_change < t.frozen_region
+        ):
+            # changed, but as a re-quantisation would (no small region), right after an unchanged
+            # frame: an encoder re-quantising the stopped picture, if an unchanged frame follows
+            self._run += 1
+        else:
+            self._unchanged_since = now
+            self._run = 0
+        self._last_still = still
         unchanged = max(now - self._unchanged_since, 0.0)
+        self._previous = m.small
+        self._recent.pop(m.digest, None)
+        self._recent[m.digest] = None
+        if len(self._recent) > RECENT_PICTURES:
+            del self._recent[next(iter(self._recent))]
 
         black = m.brightness_ratio <= t.dark_brightness and m.dark_share >= t.dark_share
         occluded = not black and (
@@ -657,6 +758,8 @@ class CameraVision:
             response=m.response,
             sharpness_ratio=sharpness_ratio,
             change=m.change,
+            local_change=m.local_change,
+            repeated=repeated,
             unchanged_seconds=unchanged,
             problems=problems,
             started=started,

@@ -1,8 +1,10 @@
 """Simulated snapshot cameras for the demo: JPEG frames that are healthy, black or frozen.
 
 `/cam/healthy.jpg` is a textured scene with a box that moves with the clock, `/cam/dark.jpg` the same
-scene at night with the lights off, and `/cam/frozen.jpg` one picture that never changes (the frame
-check calls it frozen once it has not changed for `frames.thresholds.frozen_seconds`).
+scene at night with the lights off, `/cam/frozen.jpg` one picture that stopped updating (the same
+JPEG bytes every time, its burnt-in clock stopped: the frame check calls it frozen once that lasted
+`frames.thresholds.frozen_seconds`), and `/cam/still.jpg` the same view filmed live where nothing
+moves: fresh sensor noise in every frame and a ticking clock, healthy however long it stays still.
 """
 
 from __future__ import annotations
@@ -28,6 +30,15 @@ def _scene(seed: int = 7) -> np.ndarray:
     return scene
 
 
+def _clock(picture: np.ndarray, ts: float) -> np.ndarray:
+    """The camera's burnt-in date and time, white with a black outline, top left."""
+    text = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
+    out = picture.copy()
+    for colour, thick in (((0, 0, 0), 4), ((255, 255, 255), 2)):
+        cv2.putText(out, text, (32, 60), cv2.FONT_HERSHEY_SIMPLEX, 1.0, colour, thick, cv2.LINE_AA)
+    return out
+
+
 def _jpeg(picture: np.ndarray) -> bytes:
     ok, buf = cv2.imencode(".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, 85])
     assert ok
@@ -38,7 +49,8 @@ class SnapshotCameras:
     def __init__(self, clock=time.time) -> None:
         self.clock = clock
         self.scene = _scene()
-        self.frozen = _jpeg(self.scene)
+        self.frozen = _jpeg(_clock(self.scene, clock()))
+        self.rng = np.random.default_rng()
 
     def healthy(self) -> bytes:
         picture = self.scene.copy()
@@ -49,6 +61,12 @@ class SnapshotCameras:
     def dark(self) -> bytes:
         return _jpeg((self.scene * 0.03).astype(np.uint8))
 
+    def still(self) -> bytes:
+        """Nothing in the view moves, but the picture is live: sensor noise (sigma 2), clock."""
+        noise = self.rng.normal(0.0, 2.0, (HEIGHT, WIDTH)).astype(np.int16)
+        live = cv2.add(self.scene, cv2.merge([noise, noise, noise]), dtype=cv2.CV_8U)
+        return _jpeg(_clock(live, self.clock()))
+
     async def handle(self, request: web.Request) -> web.Response:
         kind = request.match_info["kind"]
         if kind == "healthy":
@@ -57,6 +75,8 @@ class SnapshotCameras:
             body = self.dark()
         elif kind == "frozen":
             body = self.frozen
+        elif kind == "still":
+            body = self.still()
         else:
             return web.Response(status=404)
         return web.Response(body=body, content_type="image/jpeg")

@@ -28,7 +28,6 @@ class FrameThresholdsConfig:
     occlusion_share: Annotated[float, between(0, 1)] | None = None
     structure_loss: Annotated[float, between(0, 1)] | None = None
     displacement_pixels: Annotated[float, at_least(0)] | None = None
-    frozen_change: Annotated[float, at_least(0)] | None = None
     frozen_seconds: Annotated[Duration, at_least(0)] | None = None
     reference_refresh_seconds: Annotated[Duration, positive] | None = None
 

@@ -35,7 +35,7 @@ FRAME_DISPLACEMENT = gauge(
 )
 FRAME_UNCHANGED = gauge(
     "vigil_camera_frame_unchanged_seconds",
-    "How long the picture has not changed beyond noise.",
+    "How long every frame of the camera has been unchanged (the picture stopped updating).",
     _CAMERA,
 )
 FRAME_PROBLEM = gauge(
