@@ -443,12 +443,15 @@ class Prometheus:
 
 @pytest.fixture(scope="module")
 def demo_prometheus(tmp_path_factory):
-    """`vigil demo` as a user runs it; yields its Prometheus once that has scraped the exporter."""
+    """`vigil demo` as a user runs it; yields its Prometheus once that has scraped the exporter.
+
+    Without the demo's login (`--no-login`): the VictoriaMetrics test's agent scrapes the same targets
+    with the scrape jobs read back from this Prometheus, whose API shows passwords as `<secret>`."""
     require_binary("prometheus")
     log_path = tmp_path_factory.mktemp("demo") / "demo.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "exporter", "demo", "--cameras", "60"],
+            [sys.executable, "-m", "exporter", "demo", "--cameras", "60", "--no-login"],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
