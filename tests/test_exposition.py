@@ -161,3 +161,24 @@ def test_republishing_the_same_partition_keeps_the_rendered_body():
     assert r.render() is first
     g.replace([(["a"], 1), (["b"], 3)], "inv")
     assert b'vigil_x{camera="b"} 3\n' in r.render()
+
+
+def test_a_partition_moves_between_text_and_series_and_the_family_empties_cleanly():
+    r = Registry()
+    g = r.gauge("vigil_x", "x", ["camera"])
+    g.replace([(["a"], 1)], "p")
+    g.replace([(["b"], 2)], "q")
+    g.set(["c"], 3, "p")  # p becomes single series
+    assert parse(r.render()) == {
+        ("vigil_x", (("camera", "a"),)): 1,
+        ("vigil_x", (("camera", "c"),)): 3,
+        ("vigil_x", (("camera", "b"),)): 2,
+    }
+    g.replace([(["d"], 4)], "p")  # and text again
+    g.drop("q")
+    assert parse(r.render()) == {("vigil_x", (("camera", "d"),)): 4}
+    g.replace([], "p")  # an empty partition leaves no header behind
+    assert r.render() == b"" and len(g) == 0
+    g.set(["e"], 5, "p")
+    g.remove(["e"], "p")
+    assert r.render() == b""

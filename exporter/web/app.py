@@ -38,13 +38,7 @@ def _gzip_start(body: bytes) -> tuple[bytes, Any]:  # (compressed so far, zlib c
 async def metrics_handler(request: web.Request) -> web.StreamResponse:
     body, tail = request.app[METRICS_KEY].render()
     if "gzip" not in request.headers.get("Accept-Encoding", ""):
-        response = web.StreamResponse(headers={"Content-Type": METRICS_CONTENT_TYPE})
-        response.content_length = len(body) + len(tail)
-        await response.prepare(request)
-        await response.write(body)  # two writes: no 99 MB copy of body + tail
-        await response.write(tail)
-        await response.write_eof()
-        return response
+        return await _send(request, body, tail)
     cache = request.app[_GZIP_CACHE]
     generation = request.app[METRICS_KEY].generation
     if cache.get("generation") != generation:
@@ -59,10 +53,20 @@ async def metrics_handler(request: web.Request) -> web.StreamResponse:
     # the body's compressed stream is kept; each scrape finishes a copy of it with process_*
     compressor = cache["compressor"].copy()
     ending = compressor.compress(tail) + compressor.flush()
-    return web.Response(
-        body=cache["gzip"] + ending,
-        headers={"Content-Type": METRICS_CONTENT_TYPE, "Content-Encoding": "gzip"},
-    )
+    return await _send(request, cache["gzip"], ending, {"Content-Encoding": "gzip"})
+
+
+async def _send(
+    request: web.Request, body: bytes, tail: bytes, headers: Mapping[str, str] = {}
+) -> web.StreamResponse:
+    """body + tail without joining them: a 25,000-camera body is 130 MB (18 MB gzipped)."""
+    response = web.StreamResponse(headers={"Content-Type": METRICS_CONTENT_TYPE, **headers})
+    response.content_length = len(body) + len(tail)
+    await response.prepare(request)
+    await response.write(body)
+    await response.write(tail)
+    await response.write_eof()
+    return response
 
 
 async def healthy_handler(request: web.Request) -> web.Response:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -186,7 +186,9 @@ class RtApiSource(Source):
     # -- inventory -------------------------------------------------------------------------------
     async def fetch_cameras(self) -> dict[str, Camera]:
         """Every camera of the account (all shards'), as `vigil backfill` needs them."""
-        cameras, tally = parse_cameras(await self.camera_records())
+        cameras: dict[str, Camera] = {}
+        tally = FieldTally()
+        await self.camera_records(lambda records: add_cameras(records, cameras, tally))
         self._count_bad(tally)
         return cameras
 
@@ -213,36 +215,49 @@ class RtApiSource(Source):
         self._page_size = FALLBACK_PAGE_SIZE
         return first, FALLBACK_PAGE_SIZE
 
-    async def camera_records(self) -> list[object]:
-        """The raw records of the whole camera list.
+    async def camera_records(self, consume: Callable[[list[object]], None]) -> bool:
+        """Hand the raw records of the camera list to `consume`, a page at a time and in order;
+        whether the list named any camera at all.
 
         A page that comes back full means there may be more, whatever `total_pages` says or lacks;
         a short or empty page ends the list. "Full" is the per_page asked for, or the length of page
         1 when the server silently caps it lower (it says so with a total_pages over 1, or page 2
-        turns out not to be empty). Pages that `total_pages` promises are fetched in parallel, the
-        rest one after another, at most `max_pages`; a full page of nothing but cameras already seen
-        means the API ignores `page` and fails the poll rather than loop.
+        turns out not to be empty). Pages that `total_pages` promises are fetched a few at a time
+        ahead of the one being read, the rest one after another, at most `max_pages`; a full page of
+        nothing but cameras already seen means the API ignores `page` and fails the poll rather than
+        loop. Each page is consumed as it is read, so a shard of a 100,000-camera account holds a
+        few pages of parsed JSON at a time, not the whole list (about 200 MB).
         """
         max_pages = self.config.max_pages
+        named = False
+
+        def take(page: CameraPage) -> None:
+            nonlocal named
+            named = named or any(_record_uid(r) for r in page.records)
+            consume(page.records)
+
         first, size = await self._first_camera_page()
-        records = list(first.records)
+        take(first)
         seen = _uids(first.records)
         full = len(first.records)
         if full == 0 or (full < size and first.total_pages is not None and first.total_pages <= 1):
-            return records
+            return named
         promised = min(first.total_pages or 1, max_pages)
+        ahead: deque[asyncio.Task[CameraPage]] = deque()  # requested, in page order
+        last, page, requested = first, 1, 1
         try:
-            async with asyncio.TaskGroup() as group:  # one failed page cancels the others
-                tasks = [
-                    group.create_task(self._camera_page(p, size)) for p in range(2, promised + 1)
-                ]
-        except* CheckFailed as failed:
-            raise failed.exceptions[0] from None
-        last, page = first, 1
-        for task in tasks:
-            last, page = task.result(), page + 1
-            self._check_new(last, seen, page, full)
-            records.extend(last.records)
+            while ahead or requested < promised:
+                while requested < promised and len(ahead) < 2 * self.config.concurrency:
+                    requested += 1
+                    ahead.append(asyncio.ensure_future(self._camera_page(requested, size)))
+                last, page = await ahead.popleft(), page + 1
+                self._check_new(last, seen, page, full)
+                take(last)
+        finally:
+            for task in ahead:  # a failed page stops the ones requested after it
+                if task.done() and not task.cancelled():
+                    task.exception()  # retrieved: asyncio would log it as never retrieved
+                task.cancel()
         while len(last.records) >= full:
             if page >= max_pages:
                 raise CheckFailed(
@@ -252,8 +267,8 @@ class RtApiSource(Source):
                 )
             last, page = await self._camera_page(page + 1, size), page + 1
             self._check_new(last, seen, page, full)
-            records.extend(last.records)
-        return records
+            take(last)
+        return named
 
     @staticmethod
     def _check_new(page: CameraPage, seen: set[str], number: int, full: int) -> None:
@@ -289,17 +304,20 @@ class RtApiSource(Source):
         log.log(level, "camera list: %s", "; ".join(parts) or "every field present and understood")
 
     async def poll_inventory(self) -> None:
+        cameras: dict[str, Camera] = {}
+        tally = FieldTally()
+
+        def consume(records: list[object]) -> None:
+            # tallied and published by the shard owning the camera, so shards add up to the fleet
+            mine = filter(self._owns_record, records) if self.shard.sharded else records
+            add_cameras(mine, cameras, tally)
+
         try:
-            listed = await self.camera_records()
+            named = await self.camera_records(consume)
         finally:
             self._inventory_tried.set()
-        records = listed
-        if self.shard.sharded:
-            # tallied and published by the shard owning the camera, so shards add up to the fleet
-            records = [r for r in listed if self._owns_record(r)]
-        cameras, tally = parse_cameras(records)
         self._count_bad(tally)
-        others = self.shard.sharded and any(_record_uid(r) for r in listed)
+        others = self.shard.sharded and named
         if not cameras and self.cameras and not others:
             # a glitch that empties the list must not wipe every camera and its 90-day archive cache
             raise CheckFailed(
@@ -532,15 +550,12 @@ class RtApiSource(Source):
                 self._archive.publish(uid, stats, row, entry.fetched_at)
 
 
-def parse_cameras(records: list[object]) -> tuple[dict[str, Camera], FieldTally]:
+def add_cameras(records: Iterable[object], cameras: dict[str, Camera], tally: FieldTally) -> None:
     """Camera records -> cameras by uid (pages can shift while read: the first sighting wins)."""
-    tally = FieldTally()
-    cameras: dict[str, Camera] = {}
     for record in records:
         camera = parse_camera(record, tally)
         if camera is not None:
             cameras.setdefault(camera.uid, camera)
-    return cameras, tally
 
 
 def _uids(records: list[object]) -> set[str]:
