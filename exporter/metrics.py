@@ -93,11 +93,14 @@ class Metrics:
         """/metrics in two pieces: the registry's body, kept while nothing changes, and process_*.
 
         Two pieces because process_* change on every scrape: joining them to a 25,000-camera body
-        would copy its 99 MB on every scrape and defeat the web layer's gzip cache.
+        would copy its 130 MB on every scrape and defeat the web layer's gzip cache.
         """
-        return self.registry.render(), generate_latest(self._process)
+        return self.registry.render(), self.process_text()
+
+    def process_text(self) -> bytes:
+        return generate_latest(self._process)
 
     @property
     def generation(self) -> int:
-        """Changes whenever the registry's body is built anew."""
+        """Changes whenever a family changed (see Registry.generation)."""
         return self.registry.generation

@@ -27,6 +27,7 @@ from exporter.analysis.archive import DAY, FleetArchive, analyse
 from exporter.errors import HTTP_REASONS, CheckFailed
 from exporter.httpclient import JsonClient
 from exporter.logs import register_secret
+from exporter.memory import release_free_memory
 from exporter.sources.contract import Check, Source, SourceContext
 from exporter.sources.rt_api.archive import (
     ArchiveFamilies,
@@ -310,7 +311,7 @@ class RtApiSource(Source):
         def consume(records: list[object]) -> None:
             # tallied and published by the shard owning the camera, so shards add up to the fleet
             mine = filter(self._owns_record, records) if self.shard.sharded else records
-            add_cameras(mine, cameras, tally)
+            add_cameras(mine, cameras, tally, previous=self.cameras)
 
         try:
             named = await self.camera_records(consume)
@@ -335,6 +336,7 @@ class RtApiSource(Source):
                 self.archives.pop(uid, None)
         self.cameras = cameras
         self._inventory_known = True
+        release_free_memory()  # the pages' parsed JSON is gone: give its memory back
         log.debug("inventory: %d cameras, %d gone", len(cameras), len(gone))
 
     def _owns_record(self, record: object) -> bool:
@@ -522,6 +524,8 @@ class RtApiSource(Source):
         fetched.sort(key=lambda item: order[item[0]])  # published in inventory order, as before
         if fetched:
             await self._publish_archive(fetched, now)
+        fetched.clear()
+        release_free_memory()  # the replaced arrays and texts are gone: give their memory back
         failed = sum(failures.values())
         if failed:
             reasons = ", ".join(f"{r}: {n}" for r, n in failures.most_common())
@@ -550,12 +554,23 @@ class RtApiSource(Source):
                 self._archive.publish(uid, stats, row, entry.fetched_at)
 
 
-def add_cameras(records: Iterable[object], cameras: dict[str, Camera], tally: FieldTally) -> None:
-    """Camera records -> cameras by uid (pages can shift while read: the first sighting wins)."""
+def add_cameras(
+    records: Iterable[object],
+    cameras: dict[str, Camera],
+    tally: FieldTally,
+    previous: dict[str, Camera] | None = None,
+) -> None:
+    """Camera records -> cameras by uid (pages can shift while read: the first sighting wins).
+
+    A camera equal to its `previous` reading keeps that object, so the strings of each poll's
+    pages die with them: a 25,000-camera shard's steady polls no longer leave memory fragmented
+    by the strings a few changed cameras kept alive in every page's memory.
+    """
     for record in records:
         camera = parse_camera(record, tally)
-        if camera is not None:
-            cameras.setdefault(camera.uid, camera)
+        if camera is not None and camera.uid not in cameras:
+            old = previous.get(camera.uid) if previous is not None else None
+            cameras[camera.uid] = old if old == camera else camera
 
 
 def _uids(records: list[object]) -> set[str]:
