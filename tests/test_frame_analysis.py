@@ -830,6 +830,39 @@ def test_a_picture_cycling_through_a_few_encodings_is_frozen(scene):
     assert result.unchanged_seconds == 0 and not result.problems["frozen"]
 
 
+def test_a_pan_is_moving_a_jump_is_displaced(scene):
+    """A PTZ camera panning on its patrol leaves its reference view step by step and is not
+    displaced; a knocked camera jumps off it and stays displaced until it is back."""
+    vision = CameraVision()
+    now = healthy_run(scene, vision, T0)
+    for k in range(1, 11):  # 12 px a frame, up to 120 px off the reference
+        data = jpeg(scene.noise(scene.view(12 * k, 0), 1), 80)
+        result = vision.judge(measure(data, *vision.state_for_pool()), now)
+        assert not any(result.problems.values()), (k, result)
+        now += STEP
+    assert result.displacement_pixels > 100
+    seen = []
+    for dx in (0, 0, 100, 100, 104, 0):  # back at its preset, then knocked 100 px, then back
+        data = jpeg(scene.noise(scene.view(dx, 0), 1), 80)
+        result = vision.judge(measure(data, *vision.state_for_pool()), now)
+        seen.append([p for p, on in result.problems.items() if on])
+        now += STEP
+    assert seen == [[], [], ["displaced"], ["displaced"], ["displaced"], []]
+
+
+def test_a_dark_room_keeps_its_structure_a_wall_is_occluded(scene):
+    """Lights off: the picture is dark and mostly without texture, but the reference's structure
+    is still seen, so it is not occluded; without a reference the textureless share decides."""
+    vision = CameraVision()
+    now = healthy_run(scene, vision, T0)
+    dark = jpeg(scene.noise(gain(contrast(scene.base, 0.12), 0.5), 2), 80)
+    m = measure(dark, *vision.state_for_pool())
+    assert m.occlusion_ratio >= 0.8 and m.structure_loss < 0.4
+    assert not any(vision.judge(m, now).problems.values())
+    wall = jpeg(scene.noise(np.full_like(scene.base, 120), 2), 80)
+    assert CameraVision().judge(measure(wall, None, None), now).problems["occluded"]
+
+
 def test_black_takes_precedence(scene):
     vision = CameraVision(Thresholds(frozen_seconds=20))
     now = healthy_run(scene, vision, T0)
