@@ -5,11 +5,13 @@ Five problems are judged, each a plain boolean (see docs/frame-detection.md for 
 and false-alarm rates):
 
 * ``black``: a dark screen (no video, night without IR, a dead sensor).
-* ``blur``: the picture lost its fine detail against its own history (defocus, a fogged or dirty lens).
-* ``occluded``: most of the picture is without texture (lens covered, a wall or the sky filling the
-  view), or most of the reference picture's structure is no longer seen (a hand, a leaf, a spider web
-  smearing the lens).
-* ``displaced``: the view moved against the camera's reference picture (turned, shifted, rotated).
+* ``blur``: the picture lost its fine detail against its own history (defocus, a fogged or dirty lens);
+  judged over the local contrast, so a smooth light in the view (the low sun, headlights) is not blur.
+* ``occluded``: most of the reference picture's structure is no longer seen (lens covered, a hand, a
+  leaf, a spider web smearing the lens); before there is a reference, most of the picture is without
+  texture (a wall or the sky filling the view). A dark room keeps its structure.
+* ``displaced``: the view jumped away from the camera's reference picture (turned, shifted, rotated)
+  and has not come back; a view that moves away step by step (a PTZ camera on patrol) is not.
 * ``frozen``: the picture stopped updating for a configured time: every frame equals the one before
   within the encoder's requantisation (identical bytes decode to identical pixels), with no sign of live
   sensor noise and no change in any small region (a burnt-in clock), or it repeats, pixel for pixel, a
@@ -89,11 +91,11 @@ RECENT_PICTURES = 16  # digests of the last distinct pictures a repeat is looked
 # changed frames in a row (no small region changed, right after an unchanged frame) that do not end a
 # frozen stretch when an unchanged frame follows them: re-quantised key frames of a stopped picture
 REQUANTISED_RUN = 2
-LAPLACIAN_NOISE_GAIN = 20.0
+LAPLACIAN_NOISE_GAIN = 20.0  # the 3x3 Laplacian turns white noise of variance v into variance 20 v
 # displaced needs a jump: the view moved by more than this share of `displacement_pixels` since the
 # last frame whose position was measured (a knocked camera). A view that leaves its reference step by
 # step (a PTZ camera panning on its patrol: 12 px a frame) is moving, not displaced
-JUMP_SHARE = 0.5  # the 3x3 Laplacian turns white noise of variance v into variance 20 v
+JUMP_SHARE = 0.5
 
 _MIN_REGION = 16  # smallest alignment region side (small-copy pixels)
 _REGION_RESPONSE = 0.05  # a region's phase correlation counts from this response on
@@ -603,13 +605,16 @@ class Thresholds:
     baseline_min_frames: int = 5
     # ... or, baseline or not, when the detail is below this floor (only very soft pictures)
     blur_floor: float = 0.01
-    # occluded: at least this share of the picture is without texture (a wall, the sky, a cover) ...
-    occlusion_share: float = 0.8
-    # ... or at least this share of the reference's textured blocks is no longer seen (aligned
-    # normalised correlation below STRUCTURE_NCC): a hand, a leaf, a smear over part of the lens
+    # occluded: at least this share of the reference's textured blocks is no longer seen (aligned
+    # normalised correlation below STRUCTURE_NCC; dazzled blocks left out): a cover, a hand, a leaf,
+    # a smear over part of the lens ...
     structure_loss: float = 0.4
+    # ... or, without a reference to compare with, at least this share of the picture is without
+    # texture (a wall, the sky, a cover)
+    occlusion_share: float = 0.8
     # displaced: a frame corner moved more than this many full-resolution pixels against the
-    # reference (translation, rotation and zoom together) ...
+    # reference (translation, rotation and zoom together), the view got there by a jump (more than
+    # JUMP_SHARE of this since the last measured frame) or was displaced already ...
     displacement_pixels: float = 40.0
     # ... and the alignment is confident (phase-correlation response); below it: "cannot tell"
     displacement_response: float = ALIGN_CONFIDENT
