@@ -539,11 +539,13 @@ _PANELS.update(
         ),
         "camera.sharpness": (
             "Sharpness",
-            "Variance of the Laplacian: compare the camera with itself; a drop against its usual "
-            "level is blur.",
+            "Variance of the Laplacian: compare the camera with itself. It also drops when the "
+            "light dims; blur is judged on it over the local contrast, against the camera's usual "
+            "level.",
             "Резкость",
-            "Дисперсия лапласиана: сравнивайте камеру с ней самой; падение от обычного уровня — "
-            "размытие.",
+            "Дисперсия лапласиана: сравнивайте камеру с ней самой. Она падает и при слабом свете; "
+            "размытие оценивается по ней относительно локального контраста и обычного уровня "
+            "камеры.",
         ),
         "camera.unchanged": (
             "Unchanged picture and displacement",
@@ -731,15 +733,21 @@ _PANELS.update(
         ),
         "frames.sharpness": (
             "Sharpness",
-            "Variance of the Laplacian; compare a camera with itself, a drop is blur.",
+            "Variance of the Laplacian; compare a camera with itself. It also drops when the "
+            "light dims: blur is judged on it over the local contrast.",
             "Резкость",
-            "Дисперсия лапласиана; сравнивайте камеру с ней самой, падение — размытие.",
+            "Дисперсия лапласиана; сравнивайте камеру с ней самой. Она падает и при слабом "
+            "свете: размытие оценивается по ней относительно локального контраста.",
         ),
         "frames.occlusion": (
             "Occlusion",
-            "Share of the picture without texture (covered or filming a wall).",
+            "Share of the picture without texture. It decides occlusion only until the camera "
+            "has a reference picture (filming a wall); then the reference's lost structure does, "
+            "so a dark room is not occluded.",
             "Перекрытие",
-            "Доля изображения без текстуры (камера закрыта или смотрит в стену).",
+            "Доля изображения без текстуры. Она решает о перекрытии, только пока у камеры нет "
+            "эталонного кадра (смотрит в стену); потом решает потеря структуры эталона, поэтому "
+            "тёмная комната не перекрыта.",
         ),
         "frames.unchanged": (
             "Unchanged for",
@@ -751,10 +759,12 @@ _PANELS.update(
         "frames.displacement": (
             "Displacement",
             "Shift against the camera's reference picture; absent without a reference or a "
-            "confident alignment.",
+            "confident alignment. Displaced needs a jump: a PTZ camera panning step by step is "
+            "not.",
             "Смещение",
             "Сдвиг относительно эталонного кадра камеры; нет значения без эталона или надёжного "
-            "совмещения.",
+            "совмещения. Смещение — это скачок: PTZ-камера, поворачивающая шаг за шагом, не "
+            "смещена.",
         ),
         "frames.problems_over_time": (
             "Cameras with each problem",

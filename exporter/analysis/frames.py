@@ -5,11 +5,13 @@ Five problems are judged, each a plain boolean (see docs/frame-detection.md for 
 and false-alarm rates):
 
 * ``black``: a dark screen (no video, night without IR, a dead sensor).
-* ``blur``: the picture lost its fine detail against its own history (defocus, a fogged or dirty lens).
-* ``occluded``: most of the picture is without texture (lens covered, a wall or the sky filling the
-  view), or most of the reference picture's structure is no longer seen (a hand, a leaf, a spider web
-  smearing the lens).
-* ``displaced``: the view moved against the camera's reference picture (turned, shifted, rotated).
+* ``blur``: the picture lost its fine detail against its own history (defocus, a fogged or dirty lens);
+  judged over the local contrast, so a smooth light in the view (the low sun, headlights) is not blur.
+* ``occluded``: most of the reference picture's structure is no longer seen (lens covered, a hand, a
+  leaf, a spider web smearing the lens); before there is a reference, most of the picture is without
+  texture (a wall or the sky filling the view). A dark room keeps its structure.
+* ``displaced``: the view jumped away from the camera's reference picture (turned, shifted, rotated)
+  and has not come back; a view that moves away step by step (a PTZ camera on patrol) is not.
 * ``frozen``: the picture stopped updating for a configured time: every frame equals the one before
   within the encoder's requantisation (identical bytes decode to identical pixels), with no sign of live
   sensor noise and no change in any small region (a burnt-in clock), or it repeats, pixel for pixel, a
@@ -71,6 +73,14 @@ TEXTURE_STD = 2.5
 # an aligned block whose normalised correlation with the reference is below this lost its structure
 STRUCTURE_NCC = 0.5
 HIST_BINS = 32
+# blocks of the aligned current picture at least this bright (blurred small copy, block mean) are
+# dazzled (the low sun, a headlight): what they show cannot be told, so the structure loss leaves
+# them out instead of counting them lost (a covering haze or web stays below: 120-220)
+DAZZLED_LEVEL = 235
+# side (decoded pixels) of the box whose mean is taken away before the *local* contrast is measured:
+# 124 full-resolution pixels at scale 4, so a smooth light (the low sun, headlights, an IR lamp's
+# bright centre) adds almost nothing to it, while the texture it is made of is kept
+LOCAL_BOX = 31
 ALIGN_CONFIDENT = 0.2  # phase-correlation response from which an alignment is trusted
 REGION = 5  # side (small-copy pixels) of the windows in which a local change is looked for
 # frozen thresholds hold at this many full-resolution pixels per small-copy pixel (1080p, 1440p) and
@@ -82,6 +92,10 @@ RECENT_PICTURES = 16  # digests of the last distinct pictures a repeat is looked
 # frozen stretch when an unchanged frame follows them: re-quantised key frames of a stopped picture
 REQUANTISED_RUN = 2
 LAPLACIAN_NOISE_GAIN = 20.0  # the 3x3 Laplacian turns white noise of variance v into variance 20 v
+# displaced needs a jump: the view moved by more than this share of `displacement_pixels` since the
+# last frame whose position was measured (a knocked camera). A view that leaves its reference step by
+# step (a PTZ camera panning on its patrol: 12 px a frame) is moving, not displaced
+JUMP_SHARE = 0.5
 
 _MIN_REGION = 16  # smallest alignment region side (small-copy pixels)
 _REGION_RESPONSE = 0.05  # a region's phase correlation counts from this response on
@@ -112,8 +126,10 @@ class Measurement:
       multiple of it); ``scale``: the decode reduction.
     * ``brightness_ratio``: mean grey / 255; ``dark_share``: share of pixels below DARK_LEVEL.
     * ``sharpness``: variance of the 3x3 Laplacian of the decoded image (at 1/scale resolution);
-      ``contrast``: its grey standard deviation; ``noise``: its sensor noise (grey standard
-      deviation, a robust estimate). The blur check uses all three (`measured_detail`).
+      ``contrast``: its grey standard deviation; ``local_contrast``: the grey standard deviation
+      left after taking away the mean of a LOCAL_BOX box around each pixel (the texture without the
+      picture's smooth light); ``noise``: its sensor noise (grey standard deviation, a robust
+      estimate). The blur check uses sharpness, local contrast and noise (`measured_detail`).
     * ``occlusion_ratio``: share of GRID blocks of the small copy without texture.
     * Against the reference (None without a reference of the same size): ``structure_loss``, share
       of the reference's textured blocks no longer seen after alignment; ``histogram_distance``,
@@ -122,7 +138,8 @@ class Measurement:
       largest movement of a frame corner under the measured motion; ``response``, the
       phase-correlation peak of the final alignment (0 = cannot tell .. 1); ``shift_x``,
       ``shift_y``, the translation of the picture content (right and down positive);
-      ``rotation_degrees``, its rotation (counter-clockwise on screen positive).
+      ``rotation_degrees``, its rotation (counter-clockwise on screen positive); ``zoom``, its
+      scale (1 = none).
     * ``change``: against ``previous`` (the previous frame's small copy; None without one of the same
       size), the mean absolute grey difference of the small copies: at 1080p live sensor noise of
       sigma 1 gives 0.087 and more, the same picture re-encoded at the same quality up to 0.026 (0.077
@@ -141,6 +158,7 @@ class Measurement:
     dark_share: float
     sharpness: float
     contrast: float
+    local_contrast: float
     noise: float
     occlusion_ratio: float
     structure_loss: float | None
@@ -150,6 +168,7 @@ class Measurement:
     shift_x: float | None
     shift_y: float | None
     rotation_degrees: float | None
+    zoom: float | None
     change: float | None
     local_change: float | None
     quant_step: int | None
@@ -401,8 +420,10 @@ def _warp_to_reference(cur: np.ndarray, motion: np.ndarray) -> np.ndarray:
 def _structure_loss(ref: np.ndarray, cur: np.ndarray, motion: np.ndarray) -> float | None:
     """Share of the reference's textured GRID blocks (inside the view after ``motion``) whose aligned
     content no longer correlates with the reference (normalised correlation below STRUCTURE_NCC).
-    Invariant to brightness and contrast; a covered, smeared or fogged part of the lens loses it. None
-    when the reference has no textured block inside the view."""
+    Invariant to brightness and contrast; a covered, smeared or fogged part of the lens loses it.
+    Dazzled blocks (block mean at least DAZZLED_LEVEL: the low sun, a headlight) are left out: what
+    they show cannot be told. None when no textured block of the reference is inside the view and
+    not dazzled."""
     h, w = ref.shape
     moved = (
         np.abs(motion[:, :2] - _IDENTITY[:, :2]).max() > 1e-3 or np.abs(motion[:, 2]).max() > 1.0
@@ -418,6 +439,8 @@ def _structure_loss(ref: np.ndarray, cur: np.ndarray, motion: np.ndarray) -> flo
     var_c = var_c - mean_c * mean_c
     cov = cov - mean_r * mean_c
     ncc = cov / np.sqrt(np.maximum(var_r, 0.0) * np.maximum(var_c, 0.0) + 1e-3)
+    # block means of the aligned picture (mean_c is centred on its mean)
+    dazzled = mean_c + float(aligned.mean()) >= DAZZLED_LEVEL
     inside = True
     if moved:  # blocks whose four corners stay inside the current frame under the motion
         gx = np.linspace(0, w, GRID[0] + 1) - w / 2
@@ -427,11 +450,27 @@ def _structure_loss(ref: np.ndarray, cur: np.ndarray, motion: np.ndarray) -> flo
         qy = motion[1, 0] * px + motion[1, 1] * py + motion[1, 2] + h / 2
         corner_in = (qx >= -0.5) & (qx <= w + 0.5) & (qy >= -0.5) & (qy <= h + 0.5)
         inside = corner_in[:-1, :-1] & corner_in[1:, :-1] & corner_in[:-1, 1:] & corner_in[1:, 1:]
-    textured = inside & (var_r >= TEXTURE_STD * TEXTURE_STD)
+    textured = inside & (var_r >= TEXTURE_STD * TEXTURE_STD) & ~dazzled
     count = int(np.count_nonzero(textured))
     if count == 0:
         return None
     return float(np.count_nonzero(textured & (ncc < STRUCTURE_NCC))) / count
+
+
+def _step_pixels(
+    before: tuple[float, float, float, float],
+    after: tuple[float, float, float, float],
+    width: int,
+    height: int,
+) -> float:
+    """Largest movement of a frame corner (full-resolution pixels) between two positions of the view
+    against the reference, each (zoom, rotation in radians, shift x, shift y)."""
+    corners = np.array([[-width, -height], [width, -height], [-width, height], [width, height]]) / 2
+    moved = []
+    for zoom, angle, tx, ty in (before, after):
+        c, s = zoom * math.cos(angle), zoom * math.sin(angle)
+        moved.append(corners @ np.array([[c, s], [-s, c]]) + (tx, ty))
+    return float(np.hypot(*(moved[1] - moved[0]).T).max())
 
 
 def _corner_displacement(motion: np.ndarray, w: int, h: int) -> float:
@@ -476,13 +515,15 @@ def measure(
     sharpness = float(cv2.meanStdDev(lap)[1][0, 0]) ** 2
     contrast = math.sqrt(max(float(hist @ (_LEVELS * _LEVELS)) / total - mean * mean, 0.0))
     noise = _noise_sigma(grey)
+    local = cv2.subtract(grey, cv2.blur(grey, (LOCAL_BOX, LOCAL_BOX)), dtype=cv2.CV_16S)
+    local_contrast = float(cv2.meanStdDev(local)[1][0, 0])
 
     small = _small_copy(grey)
     smooth = cv2.blur(small, (3, 3))  # texture and structure above the sensor noise
     std = _block_std(smooth)
     occlusion = float(np.count_nonzero(std < TEXTURE_STD)) / std.size
     histogram_distance = structure_loss = displacement = response = None
-    shift_x = shift_y = rotation = None
+    shift_x = shift_y = rotation = zoom = None
     if reference is not None and reference.shape == small.shape:
         histogram_distance = float(
             cv2.compareHist(_histogram(reference), _histogram(small), cv2.HISTCMP_BHATTACHARYYA)
@@ -502,6 +543,7 @@ def measure(
         shift_x, shift_y = float(motion[0, 2]) * factor, float(motion[1, 2]) * factor
         # image y points down: a positive angle here is clockwise on screen
         rotation = -math.degrees(math.atan2(motion[1, 0], motion[0, 0]))
+        zoom = math.hypot(motion[0, 0], motion[1, 0])
     change = local_change = None
     if previous is not None and previous.shape == small.shape:
         diff = cv2.absdiff(small, previous)
@@ -515,6 +557,7 @@ def measure(
         dark_share=dark_share,
         sharpness=sharpness,
         contrast=contrast,
+        local_contrast=local_contrast,
         noise=noise,
         occlusion_ratio=occlusion,
         structure_loss=structure_loss,
@@ -524,6 +567,7 @@ def measure(
         shift_x=shift_x,
         shift_y=shift_y,
         rotation_degrees=rotation,
+        zoom=zoom,
         change=change,
         local_change=local_change,
         quant_step=_luma_dc_step(jpeg),
@@ -534,9 +578,12 @@ def measure(
 
 def measured_detail(m: Measurement) -> float:
     """What the blur check compares: the Laplacian variance left after the sensor noise's share,
-    over the grey variance. Neither brightness, contrast nor the noise level move it; blur does."""
-    signal = max(m.sharpness - LAPLACIAN_NOISE_GAIN * m.noise * m.noise, 0.0)
-    return signal / max(m.contrast, 1.0) ** 2
+    over the local grey variance (`local_contrast`) left after the noise's share. Neither brightness,
+    contrast nor the noise level move it, nor a smooth light in the view (the low sun, headlights,
+    an IR lamp's bright centre: they add grey variance but no local texture); blur does."""
+    noise_var = m.noise * m.noise
+    signal = max(m.sharpness - LAPLACIAN_NOISE_GAIN * noise_var, 0.0)
+    return signal / max(m.local_contrast * m.local_contrast - noise_var, 1.0)
 
 
 @dataclass(frozen=True)
@@ -558,13 +605,16 @@ class Thresholds:
     baseline_min_frames: int = 5
     # ... or, baseline or not, when the detail is below this floor (only very soft pictures)
     blur_floor: float = 0.01
-    # occluded: at least this share of the picture is without texture (a wall, the sky, a cover) ...
-    occlusion_share: float = 0.8
-    # ... or at least this share of the reference's textured blocks is no longer seen (aligned
-    # normalised correlation below STRUCTURE_NCC): a hand, a leaf, a smear over part of the lens
+    # occluded: at least this share of the reference's textured blocks is no longer seen (aligned
+    # normalised correlation below STRUCTURE_NCC; dazzled blocks left out): a cover, a hand, a leaf,
+    # a smear over part of the lens ...
     structure_loss: float = 0.4
+    # ... or, without a reference to compare with, at least this share of the picture is without
+    # texture (a wall, the sky, a cover)
+    occlusion_share: float = 0.8
     # displaced: a frame corner moved more than this many full-resolution pixels against the
-    # reference (translation, rotation and zoom together) ...
+    # reference (translation, rotation and zoom together), the view got there by a jump (more than
+    # JUMP_SHARE of this since the last measured frame) or was displaced already ...
     displacement_pixels: float = 40.0
     # ... and the alignment is confident (phase-correlation response); below it: "cannot tell"
     displacement_response: float = ALIGN_CONFIDENT
@@ -645,6 +695,10 @@ class CameraVision:
         self._details: deque[float] = deque(maxlen=self.thresholds.baseline_frames)
         self._problems = dict.fromkeys(PROBLEMS, False)
         self._geometry: tuple[int, int, int] | None = None
+        # the view's last confidently measured position against the reference (zoom, rotation in
+        # radians, shift x, shift y; full-resolution pixels), and whether it jumped off the reference
+        self._position: tuple[float, float, float, float] | None = None
+        self._jumped = False
 
     @property
     def reference(self) -> np.ndarray | None:
@@ -665,6 +719,8 @@ class CameraVision:
     def reset_reference(self) -> None:
         """Forget the reference: the next healthy frame becomes it (after a camera was re-aimed)."""
         self._reference = None
+        self._position = None
+        self._jumped = False
 
     def _no_live_change(self, m: Measurement) -> bool:
         """The frame equals the previous one within the requantisation of re-encoding: no sign of
@@ -684,7 +740,8 @@ class CameraVision:
         if geometry != self._geometry:
             # first frame, or the camera changed resolution: the history no longer compares
             self._geometry = geometry
-            self._reference = self._previous = self._unchanged_since = None
+            self._reference = self._previous = self._unchanged_since = self._position = None
+            self._jumped = False
             self._recent.clear()
             self._last_still = False
             self._run = 0
@@ -723,16 +780,38 @@ class CameraVision:
             del self._recent[next(iter(self._recent))]
 
         black = m.brightness_ratio <= t.dark_brightness and m.dark_share >= t.dark_share
-        occluded = not black and (
-            m.occlusion_ratio >= t.occlusion_share
-            or (m.structure_loss is not None and m.structure_loss >= t.structure_loss)
-        )
+        # with a reference, what is lost of its structure decides (a room whose lights went off is
+        # textureless but still shows its structure); without one, the textureless share
+        if m.structure_loss is not None:
+            occluded = not black and m.structure_loss >= t.structure_loss
+        else:
+            occluded = not black and m.occlusion_ratio >= t.occlusion_share
         clear = not black and not occluded
         blur = clear and (
             detail < t.blur_floor
             or (sharpness_ratio is not None and sharpness_ratio < t.blur_relative)
         )
-        displaced = clear and displacement is not None and displacement > t.displacement_pixels
+        # displaced: off the reference, and got there by a jump (a knocked camera), not step by
+        # step (a PTZ camera panning on its patrol); it stays displaced until it is back
+        position = None
+        if displacement is not None and m.shift_x is not None and m.shift_y is not None:
+            position = (
+                m.zoom or 1.0,
+                -math.radians(m.rotation_degrees or 0.0),
+                m.shift_x,
+                m.shift_y,
+            )
+            if displacement <= t.displacement_pixels:
+                self._jumped = False
+            elif not self._jumped:
+                step = (
+                    _step_pixels(self._position, position, m.width, m.height)
+                    if self._position is not None
+                    else math.inf
+                )
+                self._jumped = step > t.displacement_pixels * JUMP_SHARE
+            self._position = position
+        displaced = clear and position is not None and self._jumped
         frozen = clear and unchanged >= t.frozen_seconds
         problems = {
             "black": black,
@@ -749,6 +828,8 @@ class CameraVision:
             if self._reference is None or now - self._reference_at >= t.reference_refresh_seconds:
                 self._reference = m.small
                 self._reference_at = now
+                self._position = (1.0, 0.0, 0.0, 0.0)  # this frame is the new reference
+                self._jumped = False
         return FrameResult(
             brightness_ratio=m.brightness_ratio,
             sharpness=m.sharpness,
