@@ -182,3 +182,19 @@ def test_a_partition_moves_between_text_and_series_and_the_family_empties_cleanl
     g.set(["e"], 5, "p")
     g.remove(["e"], "p")
     assert r.render() == b""
+
+
+def test_generation_moves_only_on_change_and_a_released_body_renders_the_same():
+    r = Registry()
+    g = r.gauge("vigil_x", "x", ["camera"])
+    g.replace([(["a"], 1)], "p")
+    first, generation = r.render(), r.generation
+    r.release()
+    assert r.generation == generation  # releasing is not a change: the web layer's gzip stays
+    again = r.render()
+    assert again == first and again is not first
+    g.replace([(["a"], 1)], "p")  # the same text again: no change
+    assert r.generation == generation
+    g.replace([(["a"], 2)], "p")
+    assert r.generation == generation + 1
+    assert b'vigil_x{camera="a"} 2\n' in r.render()

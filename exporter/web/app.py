@@ -67,9 +67,12 @@ async def _send(
     response = web.StreamResponse(headers={"Content-Type": METRICS_CONTENT_TYPE, **headers})
     response.content_length = len(body) + len(tail)
     await response.prepare(request)
-    await response.write(body)
-    await response.write(tail)
-    await response.write_eof()
+    try:
+        await response.write(body)
+        await response.write(tail)
+        await response.write_eof()
+    except ConnectionError:
+        pass  # the scraper went away (its own timeout): nobody is left to answer
     return response
 
 
