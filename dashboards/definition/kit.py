@@ -408,16 +408,7 @@ class Board:
             cm.TimelineValueAlignment.LEFT
         )
         p.row_height(0.9).line_width(0).fill_opacity(80)
-        p.legend(
-            common.VizLegendOptions()
-            .show_legend(True)
-            .display_mode(cm.LegendDisplayMode.LIST)
-            .placement(cm.LegendPlacement.BOTTOM)
-        )
-        p.tooltip(
-            common.VizTooltipOptions().mode(cm.TooltipDisplayMode.SINGLE).sort(cm.SortOrder.NONE)
-        )
-        p.color_scheme(db.FieldColor().mode(dm.FieldColorModeId.THRESHOLDS))
+        _list_legend_and_threshold_colours(p)
         p.mappings(mapping(mappings))
         return self._common(p, key, list(targets), "none", BASE, w, h)
 
@@ -425,16 +416,7 @@ class Board:
         p = statushistory.Panel()
         p.show_value(cm.VisibilityMode.NEVER).row_height(0.9).col_width(0.9)
         p.line_width(1).fill_opacity(80).decimals(1)
-        p.legend(
-            common.VizLegendOptions()
-            .show_legend(True)
-            .display_mode(cm.LegendDisplayMode.LIST)
-            .placement(cm.LegendPlacement.BOTTOM)
-        )
-        p.tooltip(
-            common.VizTooltipOptions().mode(cm.TooltipDisplayMode.SINGLE).sort(cm.SortOrder.NONE)
-        )
-        p.color_scheme(db.FieldColor().mode(dm.FieldColorModeId.THRESHOLDS))
+        _list_legend_and_threshold_colours(p)
         self._daily(p)
         return self._common(p, key, list(targets), unit, steps, w, h)
 
@@ -524,3 +506,16 @@ class Board:
         for number, panel in enumerate(built["panels"], start=1):
             panel["id"] = number
         return built
+
+
+def _list_legend_and_threshold_colours(p: Any) -> None:
+    """The look state timelines and status histories share: a list legend below, a single-series
+    tooltip, cells coloured by the thresholds."""
+    p.legend(
+        common.VizLegendOptions()
+        .show_legend(True)
+        .display_mode(cm.LegendDisplayMode.LIST)
+        .placement(cm.LegendPlacement.BOTTOM)
+    )
+    p.tooltip(common.VizTooltipOptions().mode(cm.TooltipDisplayMode.SINGLE).sort(cm.SortOrder.NONE))
+    p.color_scheme(db.FieldColor().mode(dm.FieldColorModeId.THRESHOLDS))

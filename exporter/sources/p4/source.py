@@ -18,7 +18,7 @@ from exporter.errors import CheckFailed
 from exporter.metrics import Metrics
 from exporter.recorder import CheckRecorder, Recorder
 from exporter.sources.contract import Check, Source
-from exporter.sources.p4.client import P4Client, P4Error
+from exporter.sources.p4.client import REASONS, P4Client, P4Error
 from exporter.sources.p4.config import P4Config, P4ServerConfig
 from exporter.sources.p4.locks import Busy, Job, RefreshLocks, Scope
 from exporter.sources.p4.metrics import (
@@ -33,17 +33,6 @@ from exporter.sources.p4.metrics import (
 log = logging.getLogger("vigil.p4")
 
 SOURCE = "p4"
-REASONS = (
-    "connection",
-    "ticket_expired",
-    "no_ticket",
-    "auth",
-    "unknown_stream",
-    "permission",
-    "empty_view",
-    "timeout",
-    "p4_error",
-)
 # a stream failing for one of these fails the server: the connection or the login is unusable
 SERVER_REASONS = frozenset({"connection", "ticket_expired", "no_ticket", "auth"})
 
