@@ -243,7 +243,16 @@ async def test_an_rt_only_install_checks_runs_and_reports(tmp_path, without):
 
 def test_an_rt_only_install_runs_the_demo_without_frames_and_perforce(without):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "exporter", "demo", "--cameras", "10", "--no-prometheus"],
+        [
+            sys.executable,
+            "-m",
+            "exporter",
+            "demo",
+            "--cameras",
+            "10",
+            "--no-prometheus",
+            "--no-login",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
