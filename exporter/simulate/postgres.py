@@ -72,11 +72,11 @@ def find_bindir() -> Path | None:
     return None
 
 
-def _quote_ident(name: str) -> str:
+def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _quote_literal(text: str) -> str:
+def quote_literal(text: str) -> str:
     # standard_conforming_strings is on (the default since 9.1): only quotes need doubling
     return "'" + text.replace("'", "''") + "'"
 
@@ -346,8 +346,8 @@ class PostgresServer:
     async def acreate_role(self, name: str, password: str, *, login: bool = True) -> None:
         """CREATE ROLE name [LOGIN|NOLOGIN] PASSWORD password."""
         await self.asql(
-            f"CREATE ROLE {_quote_ident(name)} {'LOGIN' if login else 'NOLOGIN'}"
-            f" PASSWORD {_quote_literal(password)}"
+            f"CREATE ROLE {quote_ident(name)} {'LOGIN' if login else 'NOLOGIN'}"
+            f" PASSWORD {quote_literal(password)}"
         )
 
     def create_role(self, name: str, password: str, *, login: bool = True) -> None:
