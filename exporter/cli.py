@@ -13,6 +13,8 @@ from exporter.logs import LOG_FORMATS
 
 EXIT_CONFIG = 2
 EXIT_PARTIAL = 3
+# `vigil demo --analytics-server` from the environment (docker compose), out of sight of ps
+ANALYTICS_SERVER_ENV = "VIGIL_DEMO_ANALYTICS_SERVER"
 
 
 def _load_config_or_exit(path: str):
@@ -332,6 +334,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 for k, v in (("prometheus", args.prometheus_url), ("grafana", args.grafana_url))
                 if v
             },
+            analytics_server=args.analytics_server or os.environ.get(ANALYTICS_SERVER_ENV) or None,
         )
     )
 
@@ -510,6 +513,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--prometheus-url", metavar="URL", help="the status page links to it")
     p.add_argument("--grafana-url", metavar="URL", help="the status page links to it")
+    p.add_argument(
+        "--analytics-server",
+        metavar="URL",
+        help="an existing PostgreSQL server for the simulated analytics platform, as an admin URL "
+        "postgresql://user:password@host:port/database (a role that may create databases and "
+        f"roles); the demo makes its own database and read-only role there. ${ANALYTICS_SERVER_ENV} "
+        "says the same without showing the password to ps. Default: a throwaway cluster when "
+        "PostgreSQL is installed",
+    )
     _log_flags(p, defaults=True)
     p.set_defaults(func=cmd_demo)
     return parser

@@ -34,7 +34,7 @@ from exporter import extras
 from exporter.backfill import run_backfill
 from exporter.config import parse_config
 from exporter.service import Exporter, wait_for_signal
-from exporter.simulate.analytics import SimulatedPlatform
+from exporter.simulate.analytics import AdminURL, PlatformError, SimulatedPlatform
 from exporter.simulate.fleet import SimulatedFleet
 from exporter.simulate.p4 import SimulatedP4
 from exporter.simulate.rt_api import serve_rt_api
@@ -281,11 +281,19 @@ async def run_demo(
     listen: tuple[str, int] | None = None,
     login: bool = True,
     links: dict[str, str] | None = None,
+    analytics_server: str | None = None,
 ) -> int:
     """The demo. `listen`: the exporter's address (default loopback, 9830 or any free port);
     `login=False`: no login and no token (every page and picture open, the API read-only: for a
     container whose Prometheus scrapes without credentials); `links`: extra status-page links
-    ({"grafana": url, "prometheus": url}) beside the demo's own Prometheus."""
+    ({"grafana": url, "prometheus": url}) beside the demo's own Prometheus; `analytics_server`:
+    an existing PostgreSQL server's admin URL for the simulated analytics platform (else it
+    starts a throwaway cluster when PostgreSQL is installed). Returns the exit code."""
+    try:
+        platform = await analytics_platform(analytics_server)
+    except PlatformError as exc:  # asked for by name: no demo without it
+        print(f"vigil demo: the simulated analytics platform cannot start: {exc}", file=sys.stderr)
+        return 1
     api_key = secrets.token_hex(16)
     sim_port = pick_port(DEFAULT_PORTS["simulator"])
     if listen is None:
@@ -329,7 +337,6 @@ async def run_demo(
     - {name: p4-sim-a, p4port: "sim:p4-a:1666", p4user: vigil, stream_mask: "//depot/*", interval: 1m}
     - {name: p4-sim-b, p4port: "sim:p4-b:1666", p4user: vigil, stream_mask: "//games/*", interval: 1m}
 """
-    platform = await analytics_platform()
     analytics = ""
     if platform is not None:
         analytics = f"""analytics:
@@ -413,7 +420,7 @@ cameras:
             lines.append(f"  Camera API     {exporter.url}/api/v1/cameras  (read-only: no token)")
         if platform is not None:
             lines.append(
-                f"  Analytics API  {platform.api_url}/openapi.json  (PostgreSQL: simulated)"
+                f"  Analytics API  {platform.api_url}/openapi.json  (PostgreSQL: {platform.where})"
             )
         for name, url in (sidecars.urls if sidecars else {}).items():
             lines.append(f"  {name:<14} {url}")
@@ -464,8 +471,27 @@ def demo_login(state_dir: Path) -> tuple[str, Path]:
     return password, path
 
 
-async def analytics_platform() -> SimulatedPlatform | None:
-    """A simulated analytics platform when PostgreSQL's server is installed; None (said) otherwise."""
+async def analytics_platform(server_url: str | None = None) -> SimulatedPlatform | None:
+    """The simulated analytics platform: on the server `server_url` names (PlatformError when it
+    cannot start there; its admin password is registered as a secret first), else on a throwaway
+    cluster when PostgreSQL's server is installed; None (said) otherwise."""
+    if server_url is not None:
+        from exporter.logs import register_secret
+
+        try:
+            known = AdminURL(server_url).secrets()
+        except PlatformError:  # malformed: SimulatedPlatform says so below, without the URL
+            known = [server_url]
+        for secret in known:
+            register_secret(secret)
+        platform = SimulatedPlatform(server_url=server_url)
+        try:
+            await platform.start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await platform.stop()
+            raise
+        return platform
     try:
         platform = SimulatedPlatform()
     except FileNotFoundError as exc:

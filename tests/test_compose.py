@@ -1,5 +1,5 @@
 """docker-compose.yml: valid, one exporter per profile, kafka_exporter in the analytics profile, the
-sharded `scale` profile, every file it mounts exists and is accepted; hardened: healthchecks and the
+demo's PostgreSQL, the sharded `scale` profile, every file it mounts exists and is accepted; hardened: healthchecks and the
 waits on them, only Grafana and the exporters beyond loopback, no default Grafana password, the
 exporters' state in volumes; the image they build from (Dockerfile, .dockerignore).
 
@@ -18,6 +18,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -254,12 +255,43 @@ def test_grafana_provisions_the_project_dashboards_with_anonymous_viewers():
     assert env["VIGIL_QUERY_URL"] == "${VIGIL_QUERY_URL:-http://prometheus:9090}"
 
 
-def test_the_demo_service_runs_every_source_the_demo_has(tmp_path):
+def test_the_demo_profile_gives_the_demo_a_postgresql_server_of_its_own():
+    """The official image, a demo password from the environment (with a default) that the demo's
+    admin URL carries too, checked with pg_isready, reachable only on the compose network."""
+    postgres = SERVICES["postgres"]
+    assert postgres["image"] == "postgres:16-alpine" and postgres["profiles"] == ["demo"]
+    assert "ports" not in postgres and "network_mode" not in postgres
+    assert set(postgres.get("networks", {"default": None})) == {"default"}
+    check = postgres["healthcheck"]["test"]
+    assert check[:2] == ["CMD", "pg_isready"] and "127.0.0.1" in check  # TCP, as the demo connects
+    assert SERVICES["vigil-demo"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    for env, password in (
+        ({}, "vigil-demo"),
+        ({"VIGIL_DEMO_POSTGRES_PASSWORD": "s3cret-X"}, "s3cret-X"),
+    ):
+        services = rendered("demo", **env)
+        assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == password
+        url = services["vigil-demo"]["environment"]["VIGIL_DEMO_ANALYTICS_SERVER"]
+        # the image's superuser (POSTGRES_USER unset) on the service's name and port
+        assert url == f"postgresql://postgres:{password}@postgres:5432/postgres"
+        assert "POSTGRES_USER" not in services["postgres"]["environment"]
+    # given through the environment, so `ps` in the container does not show the password
+    assert not any("analytics-server" in arg for arg in SERVICES["vigil-demo"]["command"])
+
+
+def test_the_demo_service_runs_every_source_the_demo_has(tmp_path, postgres):
     """The compose demo is `vigil demo` without its own Prometheus, open to the stack's (no login):
-    run with the service's own arguments (on a free loopback port), it serves the simulated RT API,
-    network, frame and Perforce checks, and its pages and pictures without credentials."""
+    run with the service's own arguments and analytics server URL (on a free loopback port, the
+    URL pointed at a throwaway PostgreSQL), it serves the simulated RT API, network, frame,
+    Perforce and analytics checks, and its pages and pictures without credentials."""
     from exporter.cli import build_parser
 
+    compose_url = urlsplit(
+        rendered("demo")["vigil-demo"]["environment"]["VIGIL_DEMO_ANALYTICS_SERVER"]
+    )
+    local_url = compose_url._replace(
+        netloc=f"{compose_url.username}:{postgres.password}@127.0.0.1:{postgres.port}"
+    ).geturl()
     command = SERVICES["vigil-demo"]["command"]
     args = build_parser().parse_args(command)
     assert args.command == "demo" and args.no_prometheus and args.no_login
@@ -274,20 +306,33 @@ def test_the_demo_service_runs_every_source_the_demo_has(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(tmp_path)},
+        env={
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "TMPDIR": str(tmp_path),
+            "VIGIL_DEMO_ANALYTICS_SERVER": local_url,
+        },
     )
     url = f"http://127.0.0.1:{port}"
+    printed: list[str] = []
     try:
         assert proc.stdout is not None
-        printed = []
         for line in proc.stdout:
             printed.append(line)
             if line.startswith("Press Ctrl-C"):
                 break
         assert not any("Login" in line for line in printed), printed
+        # on the server the URL names, not on a throwaway cluster of the demo's own
+        where = f"(PostgreSQL: database vigil_demo_analytics on 127.0.0.1:{postgres.port})"
+        assert any(line.rstrip().endswith(where) for line in printed), printed
         wanted = [
             f'vigil_source_up{{source="{source}"'
             for source in ("rt_api", "network", "frames", "p4")
+        ]
+        # the simulated analytics platform, read through the demo's read-only role
+        wanted += [
+            'vigil_source_up{source="analytics",instance="vap-demo"} 1',
+            'vigil_analytics_scenarios{platform="vap-demo",status="active"}',
         ]
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -305,10 +350,12 @@ def test_the_demo_service_runs_every_source_the_demo_has(tmp_path):
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(timeout=20)
+            rest, _ = proc.communicate(timeout=20)
+            printed.append(rest)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    assert printed and not any(postgres.password in line for line in printed)
 
 
 def test_the_reporter_service_command_is_accepted_by_vigil_report():
@@ -357,6 +404,7 @@ NEEDS = {
     "prometheus-agent-1": {"victoriametrics"},
     "vmalert": {"victoriametrics", "alertmanager"},  # its datasource and notifier
     "prometheus": {"alertmanager"},
+    "vigil-demo": {"postgres"},  # the simulated analytics platform's database
 }
 
 
@@ -375,6 +423,9 @@ def test_every_service_has_a_healthcheck_and_waits_for_what_it_needs():
             url = test[2] if len(test) > 2 else "http://127.0.0.1:9830/-/ready"
         elif name == "redis":
             assert "redis-cli ping" in test[1]
+            url = None
+        elif name == "postgres":
+            assert test[1] == "pg_isready", test
             url = None
         else:  # the busybox wget of the Prometheus, Grafana, VictoriaMetrics, kafka_exporter images
             assert test[1:4] == ["wget", "-q", "-O"], (name, test)

@@ -156,3 +156,122 @@ def test_demo_serves_every_printed_url_and_stops_on_ctrl_c():
     LOGIN.clear()
     for url in urls.values():
         assert get(url)[0] == 0, url
+
+
+# -- the analytics platform on a PostgreSQL server given by URL (docker compose's `postgres`) -----
+
+
+def start_demo(tmp_path: Path, *args: str, env: dict[str, str] | None = None):
+    """`vigil demo` without Prometheus and login; (process, lines printed up to its URLs)."""
+    argv = ["demo", "--no-prometheus", "--no-login", "--cameras", "20", *args]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exporter", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(tmp_path), **(env or {})},
+    )
+    printed: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        printed.append(line)
+        if line.startswith("Press Ctrl-C"):
+            break
+    return proc, printed
+
+
+def stop_demo(proc: subprocess.Popen, printed: list[str], how=signal.SIGINT) -> int:
+    """Stop it with `how`; what it printed meanwhile joins `printed`; its exit code."""
+    if proc.poll() is None:
+        proc.send_signal(how)
+    try:
+        rest, _ = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rest, _ = proc.communicate()
+    printed.append(rest or "")
+    return proc.returncode
+
+
+def objects(server) -> tuple[set[str], set[str]]:
+    """The server's databases and login-capable roles, by name."""
+    databases = {r["datname"] for r in server.sql("SELECT datname FROM pg_database")}
+    roles = {r["rolname"] for r in server.sql("SELECT rolname FROM pg_roles")}
+    return databases, roles
+
+
+def test_demo_runs_its_analytics_platform_on_a_postgresql_server_given_by_url(tmp_path):
+    """`vigil demo --analytics-server URL` (or $VIGIL_DEMO_ANALYTICS_SERVER): the platform's
+    database and read-only role are made on that server, the exporter's /metrics has every
+    analytics family, a killed demo's leftovers are made again by the next, a stopped demo takes
+    them away, nothing else on the server is touched, and the admin password is never shown."""
+    from exporter.sources.analytics.metrics import FAMILIES
+    from tests.postgres import PostgresServer
+
+    server = PostgresServer()
+    with server:
+        admin = server.dsn  # postgresql://postgres:PASSWORD@127.0.0.1:PORT/postgres
+        server.sql("CREATE DATABASE platform_prod")  # someone else's, on the same server
+        server.create_role("platform_app", "not-the-demos")
+        before = objects(server)
+        printed: list[str] = []
+
+        # a demo killed with SIGKILL leaves its database and role behind
+        proc, lines = start_demo(tmp_path, "--analytics-server", admin)
+        printed += lines
+        where = f"(PostgreSQL: database vigil_demo_analytics on 127.0.0.1:{server.port})"
+        assert any(line.rstrip().endswith(where) for line in lines), lines
+        assert stop_demo(proc, printed, signal.SIGKILL) == -signal.SIGKILL
+        databases, roles = objects(server)
+        assert "vigil_demo_analytics" in databases and "vigil_demo_reader" in roles
+
+        # the next one (given the URL by the environment, as compose does) makes them again
+        proc, lines = start_demo(tmp_path, env={"VIGIL_DEMO_ANALYTICS_SERVER": admin})
+        printed += lines
+        url = next(re.search(r"http://\S+", line).group(0) for line in lines if "Metrics" in line)
+        wanted = [f'{family.name}{{platform="vap-demo"' for family in FAMILIES]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            text = get(url)[1]
+            if all(series in text for series in wanted):
+                break
+            time.sleep(1)
+        missing = [w for w in wanted if w not in text]
+        assert not missing, f"analytics families missing from /metrics: {missing}"
+        active = re.search(
+            r'vigil_analytics_scenarios\{platform="vap-demo",status="active"\} (\d+)', text
+        )
+        assert active and int(active.group(1)) > 0
+        assert 'vigil_source_up{source="analytics",instance="vap-demo"} 1' in text
+        # read through the demo's read-only role, on the server the URL names
+        readers = server.sql(
+            "SELECT count(*) AS n FROM pg_stat_activity"
+            " WHERE usename = 'vigil_demo_reader' AND datname = 'vigil_demo_analytics'"
+        )
+        assert readers[0]["n"] >= 1
+        pages = [get(url.replace("/metrics", path))[1] for path in ("/", "/metrics")]
+        assert all(server.password not in page for page in pages)
+
+        # a stopped demo leaves the server as it found it
+        assert stop_demo(proc, printed) == 0
+        assert objects(server) == before
+
+        # a database of that name the demo did not make is refused and left alone
+        server.sql("CREATE DATABASE vigil_demo_analytics")
+        proc, lines = start_demo(tmp_path, env={"VIGIL_DEMO_ANALYTICS_SERVER": admin})
+        printed += lines
+        assert stop_demo(proc, printed) == 1
+        assert "vigil_demo_analytics that vigil demo did not make" in "".join(lines), lines
+        assert "vigil_demo_analytics" in objects(server)[0]
+
+        # a wrong password: a clear error, and that password is not shown either
+        wrong = admin.replace(server.password, "Wr0ng-pa55word")
+        proc, lines = start_demo(tmp_path, "--analytics-server", wrong)
+        printed += lines
+        assert stop_demo(proc, printed) == 1
+        assert "password authentication failed" in "".join(lines), lines
+        assert not any("Wr0ng-pa55word" in line for line in printed)
+
+    output = "".join(printed)
+    assert "Analytics API" in output and server.password not in output

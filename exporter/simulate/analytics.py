@@ -1,4 +1,4 @@
-"""A simulated video-analytics platform for `vigil demo`: a throwaway PostgreSQL with a `scenarios`
+"""A simulated video-analytics platform for `vigil demo`: a PostgreSQL database with a `scenarios`
 table whose state machine a driver keeps moving, a small stand-in for the platform's API, and
 kafka_exporter-shaped metrics of its Kafka topics (no broker runs here: the figures follow the
 driver's ticks, with the names kafka_exporter uses, so the demo's dashboard and rules have data).
@@ -7,6 +7,13 @@ Scenarios start (`init_startup`), are picked up (`init_startup_processing`), run
 predictions changing every tick), and are shut down (`shutdown_processing` -> `stopped`). A few get
 stuck in `init_startup_processing` and a few active ones stop producing predictions, so the demo has
 something to show; stopped scenarios are deleted after a while, so the table stays small.
+
+The database lives on a throwaway cluster of its own (exporter/simulate/postgres.py), or on an
+existing server given by an admin URL (`server_url`, docker compose's `postgres` service). Either
+way the platform makes its own database (DATABASE) and read-only role (READER) there, each marked
+with a comment (MARK): at start it drops and makes again what carries the mark, refuses to touch a
+database or role of that name without it, and at stop it drops what it made. The admin password
+never appears in what it says (errors, `where`): see `redact`.
 """
 
 from __future__ import annotations
@@ -17,11 +24,12 @@ import logging
 import random
 import secrets
 import time
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import asyncpg
 from aiohttp import web
 
-from exporter.simulate.postgres import PostgresServer
+from exporter.simulate.postgres import PostgresServer, quote_ident, quote_literal
 
 log = logging.getLogger("vigil.simulate.analytics")
 
@@ -34,7 +42,53 @@ STATUSES = (
     "error",
 )
 TICK = 3.0  # seconds between moves of the state machine
-READER = "vigil_reader"
+DATABASE = "vigil_demo_analytics"  # the platform's own database
+READER = "vigil_demo_reader"  # the read-only role the demo's exporter logs in as
+MARK = "vigil demo: the simulated analytics platform's; dropped and made again at each start"
+CONNECT_TIMEOUT = 10.0
+URL_SHAPE = "postgresql://user:password@host:port/database"
+
+
+class PlatformError(Exception):
+    """The platform could not be set up; the message never holds the admin password."""
+
+
+class AdminURL:
+    """An admin URL of an existing server, checked; `where` names it without credentials."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            parts = urlsplit(url)
+            port = parts.port  # ValueError for a port that is not a number
+        except ValueError:
+            raise PlatformError(f"the analytics server URL is not a URL like {URL_SHAPE}") from None
+        if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
+            raise PlatformError(f"the analytics server URL must look like {URL_SHAPE}")
+        if not parts.username:
+            raise PlatformError(f"the analytics server URL names no user ({URL_SHAPE})")
+        self.parts = parts
+        self.password = parts.password or ""
+        self.host_port = parts.netloc.rsplit("@", 1)[-1]
+        self.where = f"{parts.hostname}:{port or 5432}"
+
+    def secrets(self) -> list[str]:
+        """The forms the admin password can take in text: as written, decoded, the whole URL."""
+        return [s for s in (self.url, self.password, unquote(self.password)) if s]
+
+    def redact(self, text: str) -> str:
+        for secret in sorted(self.secrets(), key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return text
+
+    def dsn(self, database: str | None = None, user: str | None = None, password: str = "") -> str:
+        """This URL for another database, or another role (user, password) on the same server."""
+        netloc = self.parts.netloc
+        if user is not None:
+            netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{self.host_port}"
+        path = self.parts.path if database is None else "/" + quote(database, safe="")
+        return urlunsplit((self.parts.scheme, netloc, path, self.parts.query, ""))
+
 
 SCHEMA = f"""
 CREATE TYPE scenario_status AS ENUM ({", ".join(f"'{s}'" for s in STATUSES)});
@@ -71,37 +125,46 @@ MOVES = (
 
 
 class SimulatedPlatform:
-    """Start with `await start()`; `dsn` is the read-only role's; `api_url` the fake API's."""
+    """Start with `await start()`; `dsn` is the read-only role's; `api_url` the fake API's.
 
-    def __init__(self, scenarios: int = 120) -> None:
+    Without `server_url` the platform starts a throwaway cluster of its own (FileNotFoundError
+    when PostgreSQL's server is not installed); with it, it uses that server (an admin URL: a
+    role that may create databases and roles). `where` says which, without credentials.
+    """
+
+    def __init__(self, scenarios: int = 120, server_url: str | None = None) -> None:
         self.scenarios = scenarios
-        self.server = PostgresServer()  # FileNotFoundError when PostgreSQL is not installed
+        self.server: PostgresServer | None = None
+        if server_url is None:
+            self.server = PostgresServer()  # FileNotFoundError when PostgreSQL is not installed
+            self.admin = AdminURL(self.server.dsn)
+            self.where = "a throwaway cluster of its own"
+        else:
+            self.admin = AdminURL(server_url)  # PlatformError for a malformed URL
+            self.where = f"database {DATABASE} on {self.admin.where}"
         self.reader_password = secrets.token_urlsafe(12)
-        self.dsn = self.server.dsn_for(READER, self.reader_password)
+        self.dsn = self.admin.dsn(DATABASE, READER, self.reader_password)
         self.api_url = ""
         self.kafka_target = ""
         self._runner: web.AppRunner | None = None
         self._driver: asyncio.Task | None = None
         self._started = time.monotonic()
+        self._made = False  # whether the database and role are ours to drop at stop
 
     async def start(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(None, self.server.start)
-        conn = await asyncpg.connect(self.server.dsn)
+        if self.server is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.server.start)
         try:
-            await conn.execute(SCHEMA)
-            await conn.execute(
-                f"CREATE ROLE {READER} LOGIN PASSWORD '{self.reader_password}';"
-                f"GRANT SELECT ON scenarios TO {READER}"
-            )
-            await conn.execute(
-                """INSERT INTO scenarios (status, predictions, updated_at, demo_stuck, demo_silent)
-                   SELECT 'active', jsonb_build_object('tick', 0), now() - random() * interval '1 hour',
-                          false, g % 20 = 0
-                   FROM generate_series(1, $1) g""",
-                self.scenarios,
-            )
-        finally:
-            await conn.close()
+            await self._prepare()
+        except (
+            TimeoutError,
+            OSError,
+            ValueError,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+        ) as exc:
+            reason = self.admin.redact(str(exc)) or type(exc).__name__
+            raise PlatformError(f"PostgreSQL at {self.admin.where}: {reason}") from None
         app = web.Application()
         app.router.add_get("/openapi.json", self._openapi)
         app.router.add_get("/kafka/metrics", self._kafka_metrics)
@@ -112,6 +175,67 @@ class SimulatedPlatform:
         self.api_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
         self.kafka_target = f"127.0.0.1:{self._runner.addresses[0][1]}"  # path /kafka/metrics
         self._driver = asyncio.create_task(self._drive(), name="analytics-simulator")
+
+    async def _prepare(self) -> None:
+        """Drop what an earlier demo left (ours only), make the database and role, fill the table."""
+        conn = await asyncpg.connect(self.admin.dsn(), timeout=CONNECT_TIMEOUT)
+        try:
+            await self._drop_ours(conn)
+            await conn.execute(
+                f"CREATE ROLE {quote_ident(READER)} LOGIN PASSWORD"
+                f" {quote_literal(self.reader_password)};"
+                f"COMMENT ON ROLE {quote_ident(READER)} IS {quote_literal(MARK)}"
+            )
+            self._made = True
+            await conn.execute(f"CREATE DATABASE {quote_ident(DATABASE)}")  # not in a transaction
+            await conn.execute(
+                f"COMMENT ON DATABASE {quote_ident(DATABASE)} IS {quote_literal(MARK)};"
+                f"REVOKE ALL ON DATABASE {quote_ident(DATABASE)} FROM PUBLIC;"
+                f"GRANT CONNECT ON DATABASE {quote_ident(DATABASE)} TO {quote_ident(READER)}"
+            )
+        finally:
+            await conn.close()
+        conn = await asyncpg.connect(self.admin.dsn(DATABASE), timeout=CONNECT_TIMEOUT)
+        try:
+            await conn.execute(SCHEMA)
+            await conn.execute(
+                f"REVOKE ALL ON SCHEMA public FROM PUBLIC;"
+                f"GRANT USAGE ON SCHEMA public TO {quote_ident(READER)};"
+                f"GRANT SELECT ON scenarios TO {quote_ident(READER)}"
+            )
+            await conn.execute(
+                """INSERT INTO scenarios (status, predictions, updated_at, demo_stuck, demo_silent)
+                   SELECT 'active', jsonb_build_object('tick', 0), now() - random() * interval '1 hour',
+                          false, g % 20 = 0
+                   FROM generate_series(1, $1) g""",
+                self.scenarios,
+            )
+        finally:
+            await conn.close()
+
+    async def _drop_ours(self, conn: asyncpg.Connection) -> None:
+        """Drop the database and role an earlier demo made; refuse (PlatformError, nothing
+        dropped) when a database or role of that name exists without the demo's mark."""
+        database = await conn.fetchrow(
+            "SELECT shobj_description(oid, 'pg_database') AS mark FROM pg_database"
+            " WHERE datname = $1",
+            DATABASE,
+        )
+        role = await conn.fetchrow(
+            "SELECT shobj_description(oid, 'pg_authid') AS mark FROM pg_roles WHERE rolname = $1",
+            READER,
+        )
+        for kind, name, found in (("database", DATABASE, database), ("role", READER, role)):
+            if found is not None and found["mark"] != MARK:
+                raise PlatformError(
+                    f"PostgreSQL at {self.admin.where} has a {kind} {name} that vigil demo did "
+                    "not make; it is left alone (drop or rename it, or use another server)"
+                )
+        if database is not None:
+            # WITH (FORCE): sessions a killed demo left are cut (PostgreSQL 13 and later)
+            await conn.execute(f"DROP DATABASE {quote_ident(DATABASE)} WITH (FORCE)")
+        if role is not None:
+            await conn.execute(f"DROP ROLE {quote_ident(READER)}")
 
     async def _openapi(self, request: web.Request) -> web.Response:
         return web.json_response({"openapi": "3.1.0", "info": {"title": "video analytics"}})
@@ -155,7 +279,7 @@ class SimulatedPlatform:
         while True:
             try:
                 if conn is None:
-                    conn = await asyncpg.connect(self.server.dsn)
+                    conn = await asyncpg.connect(self.admin.dsn(DATABASE), timeout=CONNECT_TIMEOUT)
                 tick += 1
                 for statement in MOVES:
                     if "$1" in statement:
@@ -168,10 +292,29 @@ class SimulatedPlatform:
             await asyncio.sleep(TICK)
 
     async def stop(self) -> None:
+        """Stop the driver and the API; drop the database and role (an existing server is left
+        as it was found), or remove the throwaway cluster."""
         if self._driver is not None:
             self._driver.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._driver
         if self._runner is not None:
             await self._runner.cleanup()
-        await asyncio.get_running_loop().run_in_executor(None, self.server.cleanup)
+        if self.server is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.server.cleanup)
+            return
+        if not self._made:
+            return
+        try:
+            conn = await asyncpg.connect(self.admin.dsn(), timeout=CONNECT_TIMEOUT)
+            try:
+                await self._drop_ours(conn)
+            finally:
+                await conn.close()
+        except (TimeoutError, OSError, ValueError, asyncpg.PostgresError, PlatformError) as exc:
+            # the next start drops it: nothing is lost by leaving it now
+            log.warning(
+                "the simulated analytics platform's database stays on %s: %s",
+                self.admin.where,
+                self.admin.redact(str(exc)) or type(exc).__name__,
+            )

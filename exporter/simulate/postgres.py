@@ -2,9 +2,16 @@
 on a loopback port.
 
 No system service is involved. As root the cluster belongs to the ``postgres`` user (the server
-refuses to run as root) and initdb/postgres run through ``runuser -u postgres --``; otherwise they
+refuses to run as root): initdb runs through ``runuser -u postgres --`` and the server is started
+as that user directly (no runuser in between, so the postmaster is our own child); otherwise they
 run as the current user. The server can be stopped and started again (same port, same data), so a
 test can take the database away and bring it back.
+
+The server dies with the process that started it: on Linux it gets SIGINT (a fast shutdown, as
+`stop()` does) when its parent goes, even by SIGKILL, so a killed demo or test leaves no postgres
+behind (its temporary directory does stay). The kernel sends that signal when the *thread* that
+started the server ends, so start it from a thread that outlives it (the main thread, or an
+executor that lives as long, as asyncio's default one does).
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import ctypes
 import glob
 import os
 import pwd
@@ -22,8 +30,10 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote
 
@@ -62,11 +72,11 @@ def find_bindir() -> Path | None:
     return None
 
 
-def _quote_ident(name: str) -> str:
+def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _quote_literal(text: str) -> str:
+def quote_literal(text: str) -> str:
     # standard_conforming_strings is on (the default since 9.1): only quotes need doubling
     return "'" + text.replace("'", "''") + "'"
 
@@ -79,6 +89,26 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes:
             raise ConnectionResetError("closed mid-message")
         data += chunk
     return data
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+DEATH_SIGNAL = signal.SIGINT  # the postmaster's fast shutdown: sessions are cut, nothing waits
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the child, before exec: get DEATH_SIGNAL when the parent (thread) dies, however it dies.
+
+    Runs after the child took the server user's uid (a change of credentials clears the setting,
+    so it must come after). Linux only; elsewhere nothing is set.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, int(DEATH_SIGNAL), 0, 0, 0) != 0:
+        # nothing can be reported from here: the server then merely lacks the safety net
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect: follow it now
+        os.kill(os.getpid(), DEATH_SIGNAL)
 
 
 def _run_sync(coro):
@@ -184,9 +214,13 @@ class PostgresServer:
             self._init_cluster()
         assert self.dir is not None and self.datadir is not None and self.log_path is not None
         log = open(self.log_path, "ab")  # noqa: SIM115 - kept open by the child
+        as_user: dict = {}
+        if self.as_root:
+            entry = pwd.getpwnam(SERVER_USER)
+            as_user = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
         try:
             self.proc = subprocess.Popen(
-                self._command(
+                [
                     str(self.bindir / "postgres"),
                     "-D",
                     str(self.datadir),
@@ -202,13 +236,16 @@ class PostgresServer:
                     "full_page_writes=off",
                     "-c",
                     "synchronous_commit=off",
-                ),
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                cwd=self.dir,  # readable by the server user, unlike root's working directory
                 # its own process group: a Ctrl-C at the terminal leaves it to the fixture's
                 # teardown, and a hung server can be killed along with its backends
                 start_new_session=True,
+                preexec_fn=partial(_die_with_parent, os.getpid()),  # after the uid change
+                **as_user,
             )
         finally:
             log.close()
@@ -243,15 +280,10 @@ class PostgresServer:
         except OSError:
             return False
 
-    def _postmaster_pid(self) -> int:
-        assert self.proc is not None
-        if not self.as_root:
-            return self.proc.pid  # postgres itself
-        # runuser forks: the postmaster is its child and records its pid in postmaster.pid
-        assert self.datadir is not None
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            return int((self.datadir / "postmaster.pid").read_text().split("\n", 1)[0])
-        return self.proc.pid
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's process id while it runs (our own child, also as root)."""
+        return self.proc.pid if self.proc is not None else None
 
     def stop(self) -> None:
         """Fast shutdown (SIGINT to the postmaster: sessions are cut, no waiting for clients)."""
@@ -259,15 +291,14 @@ class PostgresServer:
             return
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self._postmaster_pid(), signal.SIGINT)
+                self.proc.send_signal(signal.SIGINT)
             try:
                 self.proc.wait(timeout=STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
-                # the postmaster first, so that its parent (runuser, or we) reaps it: an unreaped
-                # one would keep its pid alive and block the next start ("lock file already exists")
+                # the postmaster first, reaped at once: an unreaped one would keep its pid alive
+                # and block the next start ("lock file already exists")
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(self._postmaster_pid(), signal.SIGKILL)
-                    os.killpg(self.proc.pid, signal.SIGCONT)  # runuser stops with a stopped child
+                    self.proc.kill()
                 try:
                     self.proc.wait(timeout=10)
                 finally:
@@ -315,8 +346,8 @@ class PostgresServer:
     async def acreate_role(self, name: str, password: str, *, login: bool = True) -> None:
         """CREATE ROLE name [LOGIN|NOLOGIN] PASSWORD password."""
         await self.asql(
-            f"CREATE ROLE {_quote_ident(name)} {'LOGIN' if login else 'NOLOGIN'}"
-            f" PASSWORD {_quote_literal(password)}"
+            f"CREATE ROLE {quote_ident(name)} {'LOGIN' if login else 'NOLOGIN'}"
+            f" PASSWORD {quote_literal(password)}"
         )
 
     def create_role(self, name: str, password: str, *, login: bool = True) -> None:
