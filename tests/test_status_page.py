@@ -158,7 +158,22 @@ def secrets_absent(demo: Demo, html: str) -> None:
     assert "/cam/" not in html  # the snapshot cameras' frame URLs
 
 
+def failing_tcp_checked(demo: Demo, cameras: tuple[str, ...], timeout: float = 60) -> None:
+    """Wait until the network source has checked `cameras` (each failing its TCP check) at least
+    once: right after start the page cannot name them yet."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = demo.get("/metrics")[1]
+        if all(
+            f'vigil_camera_probe_success{{camera="{c}",check="tcp"}} 0' in text for c in cameras
+        ):
+            return
+        assert time.monotonic() < deadline, f"no failed TCP check of {cameras} on /metrics"
+        time.sleep(1)
+
+
 def test_english_page_shows_the_fleet_the_problems_and_every_check(browser, demo, tmp_path):
+    failing_tcp_checked(demo, ("lan-cam-09", "lan-cam-10"))
     context, page = open_page(browser, demo, "en-US")
     try:
         response = page.goto(demo.url + "/")
