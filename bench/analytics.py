@@ -52,7 +52,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import peak_rss_mb, print_table  # noqa: E402
+from common import peak_rss_mb, print_table, verdict  # noqa: E402
 
 from exporter.simulate.analytics import STATUSES  # noqa: E402
 
@@ -548,8 +548,7 @@ def run(args: argparse.Namespace) -> int:
             rows += more
             missed += miss
     print_table(rows)
-    print(f"GOAL MISSED: {', '.join(missed)}" if missed else "all goals met")
-    return 1 if missed else 0
+    return verdict(missed)
 
 
 def main() -> int:

@@ -15,6 +15,12 @@ def print_table(rows: list[Row]) -> None:
         print(f"{name:<{width}}  {val:>12}  {goal:>12}  {ratio}")
 
 
+def verdict(missed: list[str]) -> int:
+    """Say which goals were missed (or that all were met); the script's exit code."""
+    print(f"GOAL MISSED: {', '.join(missed)}" if missed else "all goals met")
+    return 1 if missed else 0
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident set so far, in MB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from archive import synthetic_fleet  # noqa: E402
-from common import free_port, peak_rss_mb, print_table  # noqa: E402
+from common import free_port, peak_rss_mb, print_table, verdict  # noqa: E402
 
 from exporter.analysis.archive import analyse  # noqa: E402
 from exporter.config import parse_config  # noqa: E402
@@ -256,11 +256,7 @@ async def run(args: argparse.Namespace) -> int:
         missed.append("render time")
     if rss >= GOAL_RSS_MB:
         missed.append("peak RSS")
-    if missed:
-        print(f"GOAL MISSED: {', '.join(missed)}")
-        return 1
-    print("all goals met")
-    return 0
+    return verdict(missed)
 
 
 def main() -> int:

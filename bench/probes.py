@@ -34,7 +34,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import print_table  # noqa: E402
+from common import print_table, verdict  # noqa: E402
 
 from exporter.metrics import Metrics  # noqa: E402
 from exporter.recorder import Recorder  # noqa: E402
@@ -232,8 +232,7 @@ async def run(args: argparse.Namespace) -> int:
         missed.append("probes per second")
     if cycle_done < n or v_ok < n:
         missed.append("cycle")
-    print(f"GOAL MISSED: {', '.join(missed)}" if missed else "all goals met")
-    return 1 if missed else 0
+    return verdict(missed)
 
 
 def main() -> int:

@@ -50,7 +50,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import free_port, print_table  # noqa: E402
+from common import free_port, print_table, verdict  # noqa: E402
 from fleet import change_every_series, cpu_seconds, timed, wait_for_port  # noqa: E402
 
 GOAL_RENDER_MS = 150.0
@@ -816,11 +816,7 @@ async def parent(args: argparse.Namespace) -> int:
     )
     print_table(rows)
     family_table(shards)
-    if missed:
-        print(f"GOAL MISSED: {', '.join(missed)}")
-        return 1
-    print("all goals met")
-    return 0
+    return verdict(missed)
 
 
 def main() -> int:
